@@ -1,0 +1,2 @@
+-- Auto-assignment never gives a member more than this many open tickets (0: no cap).
+ALTER TABLE departments ADD COLUMN member_capacity INT NOT NULL DEFAULT 0;
