@@ -1,0 +1,247 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/loopdesk/loopdesk/internal/database"
+	"github.com/loopdesk/loopdesk/internal/testenv"
+)
+
+// matchIDs runs MatchAll as a caller would: inside an outer query with other
+// filters and keyset pagination, here over search_docs itself.
+func matchIDs(t testing.TB, ix *Index, db *gorm.DB, docType, q string) []int64 {
+	t.Helper()
+	sub, ok := ix.MatchAll(db, docType, q)
+	if !ok {
+		return nil
+	}
+	ids := []int64{}
+	if err := db.Raw("SELECT doc_id FROM search_docs WHERE doc_type = ? AND doc_id IN (?) ORDER BY doc_id", docType, sub).Scan(&ids).Error; err != nil {
+		t.Fatalf("MatchAll(%q): %v", q, err)
+	}
+	return ids
+}
+
+func put(t testing.TB, ix *Index, tx *gorm.DB, id int64, subject, body string) {
+	t.Helper()
+	if err := ix.Put(context.Background(), tx, "ticket", id, Field{subject, 3}, Field{body, 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIndexPutDeleteMatch(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		ix := NewIndex(db)
+		ix.statsTTL = 0
+		put(t, ix, nil, 1, "申请退款", "我的iPhone 15无法开机 error E52")
+		put(t, ix, nil, 2, "什么时候发货", "订单已付款，还没有发货")
+		put(t, ix, nil, 3, "Reset PIN", "I can't reset my PIN on Wi-Fi")
+		put(t, ix, nil, 4, "Café wifi", "refund please")
+		// Another doc type with the same id must not leak in.
+		if err := ix.Put(context.Background(), nil, "article", 1, Field{Text: "退款 pin wifi"}); err != nil {
+			t.Fatal(err)
+		}
+
+		for q, want := range map[string][]int64{
+			"退款":               {1},
+			"iphone e52":       {1},
+			"iphone 发货":        {},
+			"发货":               {2},
+			"ＰＩＮ reset":        {3},
+			"wifi":             {3, 4},
+			"wi-fi":            {3, 4},
+			"cafe":             {},
+			"café":             {4},
+			"CAN'T pin":        {3},
+			"' OR 1=1; --":     {},
+			"refund pin 退款":    {},
+			"无法开机":             {1},
+			"error E52 iphone": {1},
+		} {
+			if got := matchIDs(t, ix, db.DB, "ticket", q); !slices.Equal(got, want) {
+				t.Errorf("MatchAll(%q) = %v, want %v", q, got, want)
+			}
+		}
+		if _, ok := ix.MatchAll(db.DB, "ticket", "the 😀 !!"); ok {
+			t.Error("a query of stop words and emoji must report ok=false")
+		}
+
+		// Replace: old terms disappear, new ones appear.
+		put(t, ix, nil, 1, "换货", "screen broken")
+		if got := matchIDs(t, ix, db.DB, "ticket", "退款"); len(got) != 0 {
+			t.Errorf("after replace, 退款 still matches %v", got)
+		}
+		if got := matchIDs(t, ix, db.DB, "ticket", "screen 换货"); !slices.Equal(got, []int64{1}) {
+			t.Errorf("after replace: %v", got)
+		}
+		var length int
+		db.Raw("SELECT length FROM search_docs WHERE doc_type = 'ticket' AND doc_id = 1").Scan(&length)
+		if length != 3*1+2 { // subject term ×3, two body terms
+			t.Errorf("length %d, want 5", length)
+		}
+
+		if err := ix.Delete(context.Background(), nil, "ticket", 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := ix.Delete(context.Background(), nil, "ticket", 99); err != nil {
+			t.Fatalf("deleting an unknown doc: %v", err)
+		}
+		if got := matchIDs(t, ix, db.DB, "ticket", "发货"); len(got) != 0 {
+			t.Errorf("deleted doc still matches: %v", got)
+		}
+		var n int64
+		db.Raw("SELECT COUNT(*) FROM search_postings WHERE doc_type = 'ticket' AND doc_id = 2").Scan(&n)
+		if n != 0 {
+			t.Errorf("%d postings left for a deleted doc", n)
+		}
+		if got := matchIDs(t, ix, db.DB, "article", "pin"); !slices.Equal(got, []int64{1}) {
+			t.Errorf("article index: %v", got)
+		}
+		if err := ix.Put(context.Background(), nil, "", 1); !errors.Is(err, ErrDocType) {
+			t.Errorf("empty doc type: %v", err)
+		}
+	})
+}
+
+func TestIndexRollsBackWithTransaction(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		ix := NewIndex(db)
+		put(t, ix, nil, 1, "退款", "refund")
+		boom := errors.New("boom")
+		err := db.Transaction(func(tx *gorm.DB) error {
+			put(t, ix, tx, 1, "发货", "shipping")
+			put(t, ix, tx, 2, "登录", "login")
+			if err := ix.Delete(context.Background(), tx, "ticket", 1); err != nil {
+				return err
+			}
+			// Visible inside the transaction...
+			if got := matchIDs(t, ix, tx, "ticket", "login"); !slices.Equal(got, []int64{2}) {
+				t.Errorf("inside tx: %v", got)
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		// ...and gone with the rollback, the old text intact.
+		if got := matchIDs(t, ix, db.DB, "ticket", "refund 退款"); !slices.Equal(got, []int64{1}) {
+			t.Errorf("after rollback refund: %v", got)
+		}
+		for _, q := range []string{"shipping", "发货", "login"} {
+			if got := matchIDs(t, ix, db.DB, "ticket", q); len(got) != 0 {
+				t.Errorf("after rollback %q: %v", q, got)
+			}
+		}
+		// A committed transaction keeps its index changes.
+		if err := db.Transaction(func(tx *gorm.DB) error {
+			return ix.Put(context.Background(), tx, "ticket", 1, Field{Text: "发货"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := matchIDs(t, ix, db.DB, "ticket", "发货"); !slices.Equal(got, []int64{1}) {
+			t.Errorf("after commit: %v", got)
+		}
+	})
+}
+
+func TestSearchBM25(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		ix := NewIndex(db)
+		ix.statsTTL = 0
+		filler := " order status update please check thanks"
+		docs := []Doc{
+			{1, []Field{{"refund", 1}, {filler, 1}}},                 // common term only
+			{2, []Field{{"refund 退款 refund", 1}, {filler, 1}}},       // both terms, rare one too
+			{3, []Field{{"退款", 1}, {filler + filler + filler, 1}}},   // rare term, long doc
+			{4, []Field{{"退款", 1}, {"", 1}}},                         // rare term, short doc
+			{5, []Field{{"login error", 1}, {filler, 1}}},            // no match
+			{6, []Field{{"refund", 3}, {filler, 1}}},                 // common term in subject
+			{7, []Field{{"refund policy", 1}, {"refund refund", 1}}}, // common term, tf 3
+			{8, []Field{{"shipping", 1}, {"refund" + filler, 1}}},    // common term
+		}
+		if err := ix.PutMany(context.Background(), nil, "ticket", docs); err != nil {
+			t.Fatal(err)
+		}
+		hits, err := ix.Search(context.Background(), "ticket", "Refund 退款", 10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]int64, len(hits))
+		for i, h := range hits {
+			ids[i] = h.DocID
+			if i > 0 && h.Score > hits[i-1].Score {
+				t.Errorf("not sorted by score: %v", hits)
+			}
+		}
+		if len(hits) != 7 || slices.Contains(ids, 5) {
+			t.Fatalf("hits %v", hits)
+		}
+		if ids[0] != 2 {
+			t.Errorf("doc with both terms must rank first: %v", ids)
+		}
+		pos := func(id int64) int { return slices.Index(ids, id) }
+		if pos(4) > pos(3) {
+			t.Errorf("short doc must beat long doc for the same term: %v", ids)
+		}
+		if pos(4) > pos(1) || pos(3) > pos(1) {
+			t.Errorf("rare term (退款, 3 docs) must outweigh common term (refund, 5 docs): %v", ids)
+		}
+		if pos(6) > pos(1) || pos(7) > pos(1) {
+			t.Errorf("higher weighted tf must rank higher: %v", ids)
+		}
+
+		// Limit and filter.
+		hits, err = ix.Search(context.Background(), "ticket", "refund 退款", 2, nil)
+		if err != nil || len(hits) != 2 || hits[0].DocID != 2 {
+			t.Errorf("limit 2: %v %v", hits, err)
+		}
+		filter := db.Raw("SELECT doc_id FROM search_docs WHERE doc_type = ? AND doc_id IN ?", "ticket", []int64{1, 3, 5})
+		hits, err = ix.Search(context.Background(), "ticket", "refund 退款", 10, filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != 2 || hits[0].DocID != 3 || hits[1].DocID != 1 {
+			t.Errorf("filtered: %v", hits)
+		}
+		for _, q := range []string{"", "the", "😀", "nothingmatches", "' OR 1=1 --", strings.Repeat("退款x ", 2000)} {
+			hits, err := ix.Search(context.Background(), "ticket", q, 10, nil)
+			if err != nil || hits == nil {
+				t.Errorf("Search(%.20q) = %v, %v: want a list, no error", q, hits, err)
+			}
+		}
+	})
+}
+
+func TestSnippet(t *testing.T) {
+	cases := []struct {
+		text, query string
+		width       int
+		want        string
+	}{
+		{"我要申请退款，谢谢", "退款", 20, "我要申请«退款»，谢谢"},
+		{"Cannot reset my PIN today", "ＰＩＮ", 40, "Cannot reset my «PIN» today"},
+		{"no match here", "退款", 40, "no match here"},
+		{"a  b\n\nline «quoted»", "line", 40, "a b «line» \"quoted\""},
+		{strings.Repeat("x ", 50) + "the refund is late" + strings.Repeat(" y", 50), "refund", 20, "…x the «refund» is late…"},
+		{"无法开机，一直无法开机", "无法开机", 40, "«无法开机»，一直«无法开机»"},
+		{"Wi-Fi down", "wifi", 40, "«Wi-Fi» down"},
+	}
+	for _, c := range cases {
+		if got := Snippet(c.text, c.query, c.width); got != c.want {
+			t.Errorf("Snippet(%q, %q, %d)\n got %q\nwant %q", c.text, c.query, c.width, got, c.want)
+		}
+	}
+	long := strings.Repeat("很长的文本", 2000) + "退款"
+	got := Snippet(long, "退款", 30)
+	if !strings.Contains(got, "«退款»") || utf8Len(got) > 40 {
+		t.Errorf("long CJK: %q", got)
+	}
+}
+
+func utf8Len(s string) int { return len([]rune(s)) }
