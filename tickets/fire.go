@@ -1,0 +1,91 @@
+package tickets
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/loopdesk/loopdesk/accounts"
+	"github.com/loopdesk/loopdesk/workflow"
+)
+
+// Transitions lists the events the actor may fire now.
+func (s *Service) Transitions(ctx context.Context, actor accounts.User, id int64) ([]workflow.Option, Ticket, error) {
+	db := s.conn(ctx)
+	r, err := s.loadRow(ctx, db, actor, id, false)
+	if err != nil {
+		return nil, Ticket{}, err
+	}
+	t, err := s.hydrate(ctx, db, r)
+	if err != nil {
+		return nil, Ticket{}, err
+	}
+	def, err := s.definition(ctx, db, r.WorkflowKey, r.WorkflowVersion)
+	if err != nil {
+		return nil, Ticket{}, err
+	}
+	opts := def.Available(r.Status, s.subjectOf(actor, r, t.LinkedArticles, nil))
+	if opts == nil {
+		opts = []workflow.Option{}
+	}
+	return opts, t, nil
+}
+
+func checkCommentBody(v *accounts.ValidationError, field, body string) {
+	switch n := utf8.RuneCountInString(body); {
+	case strings.TrimSpace(body) == "":
+		v.Add(field, "is required")
+	case n > MaxCommentBody:
+		v.Add(field, fmt.Sprintf("must be at most %d characters (got %d)", MaxCommentBody, n))
+	}
+}
+
+// Fire fires an event; version 0 means no precondition. Workflow refusals
+// (*workflow.NotAllowedError, *workflow.GuardError) come back unchanged.
+// The comment, if any, is stored as a public reply in the same transaction.
+func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, version int, t Transition) (Ticket, error) {
+	fields := make(map[string]string, len(t.Fields)+1)
+	for k, v := range t.Fields {
+		fields[k] = v
+	}
+	if strings.TrimSpace(t.Comment) != "" {
+		v := &accounts.ValidationError{}
+		checkCommentBody(v, "comment", t.Comment)
+		if err := v.Err(); err != nil {
+			return Ticket{}, err
+		}
+		if !actor.Can(accounts.PermCommentsCreate) {
+			return Ticket{}, &ForbiddenError{Permission: string(accounts.PermCommentsCreate)}
+		}
+		fields["comment"] = t.Comment
+	}
+	if strings.TrimSpace(t.Event) == "" {
+		v := &accounts.ValidationError{}
+		v.Add("event", "is required")
+		return Ticket{}, v
+	}
+	var out Ticket
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		m, err := s.begin(ctx, tx, actor, id, version)
+		if err != nil {
+			return err
+		}
+		if err := m.transition(t.Event, fields); err != nil {
+			return err
+		}
+		if strings.TrimSpace(t.Comment) != "" {
+			if _, err := m.addComment(t.Comment, false); err != nil {
+				return err
+			}
+		}
+		if err := m.finish(); err != nil {
+			return err
+		}
+		out, err = s.hydrate(ctx, tx, m.cur)
+		return err
+	})
+	return out, err
+}
