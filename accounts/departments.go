@@ -70,6 +70,7 @@ func (s *Service) CreateDepartment(ctx context.Context, in NewDepartment) (Depar
 	if err != nil {
 		return Department{}, err
 	}
+	defer s.tokens.clear() // memberships, roles or the active flag may have moved
 	err = s.conn(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			if database.IsUniqueViolation(err) {
@@ -306,6 +307,7 @@ func (s *Service) UpdateDepartment(ctx context.Context, id int64, version int, p
 		return Department{}, err
 	}
 	var d Department
+	defer s.tokens.clear() // memberships, roles or the active flag may have moved
 	err = s.conn(ctx).Transaction(func(tx *gorm.DB) error {
 		up.set["updated_at"] = s.clock()
 		if err := versioned(ctx, tx, "departments", id, version, up.set); err != nil {

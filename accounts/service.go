@@ -24,6 +24,8 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummyHash []byte
+
+	tokens tokenCache
 }
 
 // Option configures a Service.
@@ -49,7 +51,7 @@ func WithClock(now func() time.Time) Option {
 
 // New returns the accounts service over db.
 func New(db *database.DB, opts ...Option) *Service {
-	s := &Service{db: db, now: time.Now, bcryptCost: DefaultBcryptCost}
+	s := &Service{db: db, now: time.Now, bcryptCost: DefaultBcryptCost, tokens: tokenCache{ttl: DefaultTokenCacheTTL}}
 	for _, o := range opts {
 		o(s)
 	}

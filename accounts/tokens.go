@@ -57,12 +57,28 @@ func utcPtr(t *time.Time) *time.Time {
 
 // AuthenticateToken returns the owner of a live token: ErrInvalidCredentials
 // for unknown or revoked tokens, ErrInactive for a deactivated owner.
+//
+// A verified token and its owner are cached in process for the token cache
+// TTL (DefaultTokenCacheTTL, see WithTokenCacheTTL): revoking the token or
+// changing its owner through this Service takes effect at once, through
+// another replica within the TTL. last_used_at is written at most once a
+// minute per token.
 func (s *Service) AuthenticateToken(ctx context.Context, plain string) (User, error) {
 	if len(plain) != tokenLen || !strings.HasPrefix(plain, TokenPrefix) {
 		return User{}, ErrInvalidCredentials
 	}
+	hash := sha256Hex(plain)
+	now := s.clock()
+	if e, ok := s.tokens.get(hash, now); ok {
+		var err error
+		if (e.lastUsed == nil || now.Sub(*e.lastUsed) >= lastUsedEvery) && s.tokens.claimTouch(hash, now) {
+			_, err = s.touchToken(ctx, tokenRow{ID: e.tokenID, LastUsedAt: e.lastUsed}, now)
+		}
+		return cloneUser(e.user), err
+	}
+	gen := s.tokens.generation()
 	// The token and its user in one query, then roles and departments in
-	// one more: authentication runs on every API request.
+	// one more.
 	var got struct {
 		ID, TokenID          int64
 		Email, Name, Locale  string
@@ -75,7 +91,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, plain string) (User, er
 	}
 	err := s.conn(ctx).Raw(`SELECT u.id, u.email, u.name, u.locale, u.active, u.password_hash, u.version, u.created_at, u.updated_at,
  t.id AS token_id, t.last_used_at AS token_last_used_at, t.revoked_at AS token_revoked_at
- FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, sha256Hex(plain)).Scan(&got).Error
+ FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, hash).Scan(&got).Error
 	if err != nil {
 		return User{}, err
 	}
@@ -91,20 +107,28 @@ func (s *Service) AuthenticateToken(ctx context.Context, plain string) (User, er
 	if !u.Active {
 		return User{}, ErrInactive
 	}
-	row := tokenRow{ID: got.TokenID, UserID: u.ID, LastUsedAt: got.TokenLastUsedAt}
-	return u, s.touchToken(ctx, row)
+	lastUsed := got.TokenLastUsedAt
+	wrote, err := s.touchToken(ctx, tokenRow{ID: got.TokenID, UserID: u.ID, LastUsedAt: lastUsed}, now)
+	if err != nil {
+		return u, err
+	}
+	if wrote {
+		lastUsed = &now
+	}
+	s.tokens.put(hash, tokenEntry{user: cloneUser(u), tokenID: got.TokenID, lastUsed: lastUsed}, now, gen)
+	return u, nil
 }
 
 // touchToken records use at most once a minute; the WHERE makes replicas
-// racing on the same token write once.
-func (s *Service) touchToken(ctx context.Context, row tokenRow) error {
-	now := s.clock()
+// racing on the same token write once. It reports whether it wrote.
+func (s *Service) touchToken(ctx context.Context, row tokenRow, now time.Time) (bool, error) {
 	if row.LastUsedAt != nil && now.Sub(*row.LastUsedAt) < lastUsedEvery {
-		return nil
+		return false, nil
 	}
-	return s.conn(ctx).Model(&tokenRow{}).
+	err := s.conn(ctx).Model(&tokenRow{}).
 		Where("id = ? AND (last_used_at IS NULL OR last_used_at <= ?)", row.ID, now.Add(-lastUsedEvery)).
 		Update("last_used_at", now).Error
+	return err == nil, err
 }
 
 // ListTokens returns a user's tokens, revoked ones included, oldest first.
@@ -126,6 +150,7 @@ func (s *Service) RevokeToken(ctx context.Context, userID, tokenID int64) error 
 	res := s.conn(ctx).Model(&tokenRow{}).
 		Where("id = ? AND user_id = ? AND revoked_at IS NULL", tokenID, userID).
 		Update("revoked_at", s.clock())
+	s.tokens.clear()
 	if res.Error != nil || res.RowsAffected == 1 {
 		return res.Error
 	}

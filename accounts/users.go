@@ -451,6 +451,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, version int, p UserP
 		return User{}, err
 	}
 	var u User
+	defer s.tokens.clear() // memberships, roles or the active flag may have moved
 	err = s.conn(ctx).Transaction(func(tx *gorm.DB) error {
 		up.set["updated_at"] = s.clock()
 		if err := versioned(ctx, tx, "users", id, version, up.set); err != nil {

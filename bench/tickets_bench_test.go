@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -138,7 +139,10 @@ func envInt(name string, def int) int {
 
 // BenchmarkTicketsHTTP reports ticket creates/s and transitions/s through the
 // HTTP API (16 concurrent keep-alive clients, bearer auth, JSON), on each
-// backend. Run:
+// backend, with the CPU spent per operation by this process (server and
+// clients) and, on MySQL, by a local server and the statements it received
+// per operation (both server-wide: other clients of that server count too).
+// Run:
 //
 //	go test ./bench -run '^$' -bench TicketsHTTP -benchtime 1x
 //	LOOPDESK_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test LOOPDESK_TEST_REDIS_URL=redis://127.0.0.1:6379/0 go test ./bench -run '^$' -bench TicketsHTTP -benchtime 1x
@@ -151,6 +155,7 @@ func BenchmarkTicketsHTTP(b *testing.B) {
 	backends(b, func(b *testing.B, db *database.DB, redisURL string) {
 		s := newSite(b, db, redisURL)
 		ids := make([]int64, n)
+		q0, c0 := questions(b, db), readCPU()
 		createRate := parallel(b, n, 16, func(i int) error {
 			out, err := s.do("POST", "/api/v1/tickets", map[string]any{
 				"subject": bench.Subject(corpus[i%len(corpus)]), "description": corpus[(i+7)%len(corpus)], "priority": "P3", "tags": []string{"bench"},
@@ -165,12 +170,14 @@ func BenchmarkTicketsHTTP(b *testing.B) {
 			ids[i] = t.ID
 			return nil
 		})
+		q1, c1 := questions(b, db), readCPU()
 		// Move every ticket to open, then measure a pair of events that can
 		// cycle for ever: wait_customer and customer_replied.
 		if _, err := bench.Fire(s.base, s.token, s.client, ids, "open"); err != nil {
 			b.Fatal(err)
 		}
 		events := []string{"wait_customer", "customer_replied"}
+		q2, c2 := questions(b, db), readCPU()
 		transRate := parallel(b, 2*n, 16, func(i int) error {
 			// Each worker takes whole tickets so one ticket's events stay in order.
 			id := ids[i%n]
@@ -178,10 +185,100 @@ func BenchmarkTicketsHTTP(b *testing.B) {
 			_, err := s.do("POST", "/api/v1/tickets/"+strconv.FormatInt(id, 10)+"/transitions", map[string]any{"event": ev}, 200)
 			return err
 		})
+		q3, c3 := questions(b, db), readCPU()
 		b.ReportMetric(createRate, "creates/s")
 		b.ReportMetric(transRate, "transitions/s")
+		if db.Dialect == database.MySQL {
+			b.ReportMetric(float64(q1-q0)/float64(n), "stmts/create")
+			b.ReportMetric(float64(q3-q2)/float64(2*n), "stmts/transition")
+		}
+		c1.sub(c0).report(b, db, n, "create")
+		c3.sub(c2).report(b, db, 2*n, "transition")
 		b.ReportMetric(0, "ns/op")
 	})
+}
+
+// cpuTimes is CPU time used so far, in clock ticks, by this process (the
+// server and the clients) and by a local MariaDB/MySQL server; -1 when
+// /proc does not say (not Linux, or no local server). CPU per operation
+// moves less than throughput when other work shares the machine, though
+// the server's figure includes its other clients.
+type cpuTimes struct{ self, db int64 }
+
+func readCPU() cpuTimes {
+	c := cpuTimes{self: procTicks("self"), db: -1}
+	if ents, err := os.ReadDir("/proc"); err == nil {
+		for _, e := range ents {
+			if comm, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil {
+				if name := strings.TrimSpace(string(comm)); name == "mariadbd" || name == "mysqld" {
+					c.db = procTicks(e.Name())
+					break
+				}
+			}
+		}
+	}
+	return c
+}
+
+// procTicks returns utime+stime of /proc/<pid>/stat, or -1.
+func procTicks(pid string) int64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return -1
+	}
+	// Fields after the command, which is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return ut + st
+}
+
+func (c cpuTimes) sub(o cpuTimes) cpuTimes {
+	d := cpuTimes{self: -1, db: -1}
+	if c.self >= 0 && o.self >= 0 {
+		d.self = c.self - o.self
+	}
+	if c.db >= 0 && o.db >= 0 {
+		d.db = c.db - o.db
+	}
+	return d
+}
+
+// report adds µs of CPU per operation, assuming USER_HZ = 100 (Linux); the
+// server's only on MySQL.
+func (c cpuTimes) report(b *testing.B, db *database.DB, ops int, what string) {
+	if c.self >= 0 {
+		b.ReportMetric(float64(c.self)*1e4/float64(ops), "go-cpu-µs/"+what)
+	}
+	if c.db >= 0 && db.Dialect == database.MySQL {
+		b.ReportMetric(float64(c.db)*1e4/float64(ops), "db-cpu-µs/"+what)
+	}
+}
+
+// questions reads MariaDB's server-wide Questions counter (statements sent
+// by clients); 0 on SQLite. Other clients of the same server inflate it.
+func questions(b *testing.B, db *database.DB) int64 {
+	if db.Dialect != database.MySQL {
+		return 0
+	}
+	var row struct {
+		VariableName string
+		Value        int64
+	}
+	if err := db.Raw("SHOW GLOBAL STATUS LIKE 'Questions'").Scan(&row).Error; err != nil {
+		b.Fatal(err)
+	}
+	return row.Value
 }
 
 // BenchmarkTicketListSearch seeds LOOPDESK_BENCH_TICKETS tickets (default

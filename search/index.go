@@ -162,6 +162,31 @@ func (ix *Index) PutMany(ctx context.Context, tx *gorm.DB, docType string, docs 
 	return nil
 }
 
+// PutNew indexes a document that is not in the index yet, such as one
+// created in the caller's transaction tx: it writes the document row and
+// its postings without first looking for old ones, two statements instead
+// of Put's four. Should the document be indexed after all (its row exists),
+// PutNew does what Put does.
+func (ix *Index) PutNew(ctx context.Context, tx *gorm.DB, docType string, docID int64, fields ...Field) error {
+	if err := checkDocType(docType); err != nil {
+		return err
+	}
+	db := ix.conn(ctx, tx)
+	b := buildDoc(Doc{ID: docID, Fields: fields})
+	err := db.Exec("INSERT INTO search_docs (doc_type, doc_id, length) VALUES (?,?,?)", docType, b.id, b.length).Error
+	if database.IsUniqueViolation(err) {
+		// Both dialects roll back only the failed statement.
+		return ix.PutMany(ctx, tx, docType, []Doc{{ID: docID, Fields: fields}})
+	}
+	if err == nil {
+		err = insertPostings(db, docType, []built{b})
+	}
+	if err != nil {
+		return fmt.Errorf("search: index %s: %w", docType, err)
+	}
+	return nil
+}
+
 // Delete removes a document from the index inside tx (nil: the index's DB).
 func (ix *Index) Delete(ctx context.Context, tx *gorm.DB, docType string, docID int64) error {
 	if err := checkDocType(docType); err != nil {

@@ -109,6 +109,58 @@ func TestIndexPutDeleteMatch(t *testing.T) {
 	})
 }
 
+// PutNew skips the look for old postings; given a document that is indexed
+// after all, it still replaces it, inside the caller's transaction.
+func TestIndexPutNew(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		ix := NewIndex(db)
+		put(t, ix, nil, 1, "申请退款", "refund please")
+		err := db.Transaction(func(tx *gorm.DB) error {
+			if err := ix.PutNew(context.Background(), tx, "ticket", 2, Field{"Reset PIN", 3}, Field{"on Wi-Fi", 1}); err != nil {
+				return err
+			}
+			// Not new: the duplicate is caught and the old text replaced.
+			return ix.PutNew(context.Background(), tx, "ticket", 1, Field{"换货", 3}, Field{"screen broken", 1})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for q, want := range map[string][]int64{"pin wifi": {2}, "退款": {}, "refund": {}, "screen 换货": {1}} {
+			if got := matchIDs(t, ix, db.DB, "ticket", q); !slices.Equal(got, want) {
+				t.Errorf("MatchAll(%q) = %v, want %v", q, got, want)
+			}
+		}
+		// The same rows Put writes.
+		if err := ix.Put(context.Background(), nil, "article", 2, Field{"Reset PIN", 3}, Field{"on Wi-Fi", 1}); err != nil {
+			t.Fatal(err)
+		}
+		type posting struct {
+			Term       string
+			TF, DocLen int
+		}
+		rowsOf := func(docType string) (int, []posting) {
+			var length int
+			var ps []posting
+			db.Raw("SELECT length FROM search_docs WHERE doc_type = ? AND doc_id = 2", docType).Scan(&length)
+			db.Raw("SELECT term, tf, doc_len FROM search_postings WHERE doc_type = ? AND doc_id = 2 ORDER BY term", docType).Scan(&ps)
+			return length, ps
+		}
+		nl, np := rowsOf("ticket")
+		pl, pp := rowsOf("article")
+		if nl == 0 || nl != pl || len(np) == 0 || !slices.Equal(np, pp) {
+			t.Errorf("PutNew wrote %d %v, Put writes %d %v", nl, np, pl, pp)
+		}
+		var length int
+		db.Raw("SELECT length FROM search_docs WHERE doc_type = 'ticket' AND doc_id = 1").Scan(&length)
+		if length != 3*1+2 {
+			t.Errorf("replaced length %d, want 5", length)
+		}
+		if err := ix.PutNew(context.Background(), nil, "", 3); !errors.Is(err, ErrDocType) {
+			t.Errorf("empty doc type: %v", err)
+		}
+	})
+}
+
 func TestIndexRollsBackWithTransaction(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
 		ix := NewIndex(db)

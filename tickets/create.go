@@ -317,10 +317,10 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in NewTicket)
 			}
 			row.AssigneeID, auto = a, a != nil
 		}
-		if err := tx.Create(&row).Error; err != nil {
+		if err := insertTicket(ctx, tx, &row); err != nil {
 			return err
 		}
-		if err := insertTags(tx, row.ID, p.tags); err != nil {
+		if err := insertTags(ctx, tx, row.ID, p.tags); err != nil {
 			return err
 		}
 		hist := []historyRow{{TicketID: row.ID, ActorID: actorID, At: row.CreatedAt, Kind: KindCreated, Field: "status", ToValue: row.Status}}
@@ -328,10 +328,10 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in NewTicket)
 			hist = append(hist, historyRow{TicketID: row.ID, At: row.CreatedAt, Kind: KindAssignment, Field: "assignee_id",
 				ToValue: idString(row.AssigneeID), Note: "auto-assigned (" + p.dept.AutoAssign + ")"})
 		}
-		if err := tx.Create(&hist).Error; err != nil {
+		if err := insertHistory(ctx, tx, hist); err != nil {
 			return err
 		}
-		if err := s.index.Put(ctx, tx, DocType, row.ID, search.Field{Text: row.Subject, Weight: 3}, search.Field{Text: row.Description, Weight: 1}); err != nil {
+		if err := s.index.PutNew(ctx, tx, DocType, row.ID, search.Field{Text: row.Subject, Weight: 3}, search.Field{Text: row.Description, Weight: 1}); err != nil {
 			return err
 		}
 		events := []outbox.Event{ticketEvent(EventTicketCreated, row.ID, TicketEvent{ID: row.ID, Actor: actorID})}
@@ -345,17 +345,6 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in NewTicket)
 		return Ticket{}, err
 	}
 	return toTicket(row, p.tags, 0), nil
-}
-
-func insertTags(tx *gorm.DB, id int64, tags []string) error {
-	if len(tags) == 0 {
-		return nil
-	}
-	rows := make([]tagRow, len(tags))
-	for i, t := range tags {
-		rows[i] = tagRow{TicketID: id, Tag: t}
-	}
-	return tx.Create(&rows).Error
 }
 
 // openCategories are the categories whose tickets count as a member's load.

@@ -109,8 +109,8 @@ func (s *Service) Escalate(ctx context.Context, actor accounts.User, id int64, v
 		if err := m.finish(); err != nil {
 			return err
 		}
-		out, err = s.hydrate(ctx, tx, m.cur)
-		return err
+		out = m.ticket()
+		return nil
 	})
 	if err != nil {
 		return Escalation{}, Ticket{}, err

@@ -15,19 +15,16 @@ import (
 // Transitions lists the events the actor may fire now.
 func (s *Service) Transitions(ctx context.Context, actor accounts.User, id int64) ([]workflow.Option, Ticket, error) {
 	db := s.conn(ctx)
-	r, err := s.loadRow(ctx, db, actor, id, false)
+	r, tags, links, err := s.loadTicket(ctx, db, actor, id, false)
 	if err != nil {
 		return nil, Ticket{}, err
 	}
-	t, err := s.hydrate(ctx, db, r)
-	if err != nil {
-		return nil, Ticket{}, err
-	}
+	t := toTicket(r, tags, links)
 	def, err := s.definition(ctx, db, r.WorkflowKey, r.WorkflowVersion)
 	if err != nil {
 		return nil, Ticket{}, err
 	}
-	opts := def.Available(r.Status, s.subjectOf(actor, r, t.LinkedArticles, nil))
+	opts := def.Available(r.Status, s.subjectOf(actor, r, links, nil))
 	if opts == nil {
 		opts = []workflow.Option{}
 	}
@@ -84,8 +81,8 @@ func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, versi
 		if err := m.finish(); err != nil {
 			return err
 		}
-		out, err = s.hydrate(ctx, tx, m.cur)
-		return err
+		out = m.ticket()
+		return nil
 	})
 	return out, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -28,6 +29,8 @@ type mutation struct {
 
 	before ticketRow // as loaded (locked on MySQL)
 	cur    ticketRow // with the changes applied
+	tags   []string  // sorted; kept current by setTags
+	links  int       // knowledge links, read with the row; a change that links or unlinks must keep it current
 
 	set     map[string]any
 	changed []string
@@ -39,9 +42,12 @@ type mutation struct {
 }
 
 // begin loads and locks ticket id for a change by actor; version 0 means
-// no precondition.
+// no precondition. The same statement reads the tags and the link count, so
+// the answer of a change needs no second read: tags change only through a
+// mutation (which holds this lock), and the knowledge guard counts links
+// again after the lock (see transition).
 func (s *Service) begin(ctx context.Context, tx *gorm.DB, actor accounts.User, id int64, version int) (*mutation, error) {
-	r, err := s.loadRow(ctx, tx, actor, id, true)
+	r, tags, links, err := s.loadTicket(ctx, tx, actor, id, true)
 	if err != nil {
 		return nil, err
 	}
@@ -49,8 +55,12 @@ func (s *Service) begin(ctx context.Context, tx *gorm.DB, actor accounts.User, i
 		return nil, accounts.ErrVersionConflict
 	}
 	return &mutation{s: s, ctx: ctx, tx: tx, actor: actor, actorID: idPtr(actor.ID), now: s.clock(),
-		before: r, cur: r, set: map[string]any{}}, nil
+		before: r, cur: r, tags: tags, links: links, set: map[string]any{}}, nil
 }
+
+// ticket is the changed ticket as the caller sees it, built from what the
+// change read and wrote.
+func (m *mutation) ticket() Ticket { return toTicket(m.cur, m.tags, m.links) }
 
 func (m *mutation) history(kind, field, from, to, note string) {
 	m.hist = append(m.hist, historyRow{TicketID: m.cur.ID, ActorID: m.actorID, At: m.now, Kind: kind, Field: field, FromValue: from, ToValue: to, Note: note})
@@ -137,12 +147,33 @@ func (m *mutation) route(dept deptInfo) error {
 }
 
 // subject is what the workflow guards see of the actor and the ticket now.
-func (m *mutation) subject(fields map[string]string) (workflow.Subject, error) {
-	links, err := linkCount(m.ctx, m.tx, m.cur.ID)
-	if err != nil {
-		return workflow.Subject{}, err
+// When event has a knowledge guard, links are counted again here, after the
+// row lock, so a link committed while this change waited for the lock is
+// seen; other events use the count read with the row.
+func (m *mutation) subject(def *workflow.Definition, event string, fields map[string]string) (workflow.Subject, error) {
+	if knowledgeGuarded(def, m.cur.Status, event) {
+		// fields article_id/link_kind link an article first (links.go).
+		if err := m.linkFromFields(fields); err != nil {
+			return workflow.Subject{}, err
+		}
+		n, err := linkCount(m.ctx, m.tx, m.cur.ID)
+		if err != nil {
+			return workflow.Subject{}, err
+		}
+		m.links = n
 	}
-	return m.s.subjectOf(m.actor, m.cur, links, fields), nil
+	return m.s.subjectOf(m.actor, m.cur, m.links, fields), nil
+}
+
+// knowledgeGuarded reports whether firing event from state checks linked
+// articles.
+func knowledgeGuarded(def *workflow.Definition, state, event string) bool {
+	for i := range def.Events {
+		if ev := &def.Events[i]; ev.Name == event && ev.Guards.Knowledge && slices.Contains(ev.From, state) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) subjectOf(actor accounts.User, r ticketRow, links int, fields map[string]string) workflow.Subject {
@@ -166,7 +197,7 @@ func (m *mutation) transition(event string, fields map[string]string) error {
 	if err != nil {
 		return err
 	}
-	subj, err := m.subject(fields)
+	subj, err := m.subject(def, event, fields)
 	if err != nil {
 		return err
 	}
@@ -276,10 +307,8 @@ func (m *mutation) finish() error {
 		}
 		m.cur.UpdatedAt = m.now
 	}
-	if len(m.hist) > 0 {
-		if err := m.tx.Create(&m.hist).Error; err != nil {
-			return err
-		}
+	if err := insertHistory(m.ctx, m.tx, m.hist); err != nil {
+		return err
 	}
 	if m.reindex {
 		if err := m.s.reindex(m.ctx, m.tx, m.cur); err != nil {

@@ -359,29 +359,3 @@ func roleNames(rs []accounts.Role) []string {
 	}
 	return out
 }
-
-// versionedUpdate runs UPDATE tickets SET ..., version=version+1 WHERE id=?
-// [AND version=?] and turns zero affected rows into ErrNotFound or
-// ErrVersionConflict.
-func versionedUpdate(ctx context.Context, tx *gorm.DB, id int64, version int, set map[string]any) error {
-	set["version"] = gorm.Expr("version + 1")
-	q := tx.WithContext(ctx).Table("tickets").Where("id = ?", id)
-	if version != 0 {
-		q = q.Where("version = ?", version)
-	}
-	res := q.Updates(set)
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 1 {
-		return nil
-	}
-	var n int64
-	if err := tx.WithContext(ctx).Table("tickets").Where("id = ?", id).Count(&n).Error; err != nil {
-		return err
-	}
-	if n == 0 {
-		return accounts.ErrNotFound
-	}
-	return accounts.ErrVersionConflict
-}

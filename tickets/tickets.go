@@ -151,6 +151,10 @@ type Filter struct {
 	CreatedTo      *time.Time
 	Q              string // full text over subject, description, comments (Chinese and English)
 	Sort           string // newest (default), oldest, updated, priority
+	// SLA is "", SLABreached or SLADueSoon (see sla_filter.go);
+	// SLADueWithin is the due_soon horizon (0: DefaultSLADueWithin).
+	SLA          string
+	SLADueWithin time.Duration
 }
 
 // Page is one page of a list; NextCursor is empty at the end.

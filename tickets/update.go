@@ -101,8 +101,8 @@ func (s *Service) Update(ctx context.Context, actor accounts.User, id int64, ver
 		if err := m.finish(); err != nil {
 			return err
 		}
-		out, err = s.hydrate(ctx, tx, m.cur)
-		return err
+		out = m.ticket()
+		return nil
 	})
 	return out, err
 }
@@ -140,20 +140,18 @@ func (m *mutation) setCustomFields(next map[string]string) {
 }
 
 func (m *mutation) setTags(next []string) error {
-	var prev []string
-	if err := m.tx.Model(&tagRow{}).Where("ticket_id = ?", m.cur.ID).Order("tag").Pluck("tag", &prev).Error; err != nil {
-		return err
-	}
+	prev := m.tags // as read under the row lock, sorted
 	if strings.Join(prev, "\x00") == strings.Join(next, "\x00") {
 		return nil
 	}
 	if err := m.tx.Where("ticket_id = ?", m.cur.ID).Delete(&tagRow{}).Error; err != nil {
 		return err
 	}
-	if err := insertTags(m.tx, m.cur.ID, next); err != nil {
+	if err := insertTags(m.ctx, m.tx, m.cur.ID, next); err != nil {
 		return err
 	}
 	m.history(KindField, "tags", strings.Join(prev, ","), strings.Join(next, ","), "")
+	m.tags = next
 	m.mark("tags")
 	// Tags live in their own table; the version still moves so ETags change.
 	m.set["version"] = gorm.Expr("version + 1")

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -60,8 +61,13 @@ func Write(ctx context.Context, tx *gorm.DB, events ...Event) error {
 		return nil
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	recs := make([]Record, 0, len(events))
-	for _, e := range events {
+	// One multi-row INSERT in plain SQL: it runs in every change's
+	// transaction, and gorm's Create (INSERT ... RETURNING on MariaDB) costs
+	// more CPU than the statement itself. The event IDs are not needed.
+	var sb strings.Builder
+	args := make([]any, 0, 6*len(events))
+	sb.WriteString("INSERT INTO outbox (event_type, aggregate_type, aggregate_id, payload, request_id, created_at) VALUES ")
+	for i, e := range events {
 		b, err := json.Marshal(e.Payload)
 		if err != nil {
 			return fmt.Errorf("outbox: encode %s payload: %w", e.Type, err)
@@ -70,10 +76,13 @@ func Write(ctx context.Context, tx *gorm.DB, events ...Event) error {
 		if rid == "" {
 			rid = RequestID(ctx)
 		}
-		recs = append(recs, Record{EventType: e.Type, AggregateType: e.AggregateType, AggregateID: e.AggregateID,
-			Payload: string(b), RequestID: rid, CreatedAt: now})
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("(?,?,?,?,?,?)")
+		args = append(args, e.Type, e.AggregateType, e.AggregateID, string(b), rid, now)
 	}
-	return tx.WithContext(ctx).Create(&recs).Error
+	return tx.WithContext(ctx).Exec(sb.String(), args...).Error
 }
 
 // Pending returns up to limit unpublished events, oldest first.
