@@ -57,24 +57,36 @@ func TestServeEndToEnd(t *testing.T) {
 	})
 }
 
-func serveScenario(t *testing.T, dbURL, redisURL string) {
+// serveInProcess runs `loopdesk serve` in-process on a fresh data dir until the
+// test ends and returns its base URL, the store flags for CLI commands
+// against the same data, and its stdout.
+func serveInProcess(t *testing.T, dbURL, redisURL string) (base string, store []string, stdout *syncBuffer) {
+	t.Helper()
 	dataDir := t.TempDir()
-	store := []string{"--data-dir", dataDir, "--database-url", dbURL, "--log-level", "warn"}
+	store = []string{"--data-dir", dataDir, "--database-url", dbURL, "--log-level", "warn"}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout := &syncBuffer{}
+	stdout = &syncBuffer{}
 	stderr := &syncBuffer{}
 	done := make(chan int, 1)
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--redis-url", redisURL,
 		"--admin-email", "root@example.com", "--admin-password", "correct horse battery"}, store...)
 	go func() { done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr}, args) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d on shutdown: %s", code, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30s of the signal")
+		}
+	})
 
-	var base string
 	deadline := time.Now().Add(30 * time.Second)
-	for base == "" {
+	for {
 		if m := readyLine.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-			break
+			return m[1], store, stdout
 		}
 		select {
 		case code := <-done:
@@ -86,6 +98,10 @@ func serveScenario(t *testing.T, dbURL, redisURL string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func serveScenario(t *testing.T, dbURL, redisURL string) {
+	base, store, stdout := serveInProcess(t, dbURL, redisURL)
 	if !strings.Contains(stdout.String(), "First admin created: root@example.com") {
 		t.Errorf("first start should say how to log in, got %q", stdout.String())
 	}
@@ -134,15 +150,6 @@ func serveScenario(t *testing.T, dbURL, redisURL string) {
 		t.Fatalf("admin POST /users = %d %v, want 201", code, body)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exited %d on shutdown: %s", code, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop within 30s of the signal")
-	}
 }
 
 func do(t *testing.T, req *http.Request) (int, map[string]any) {
@@ -164,7 +171,7 @@ func toJSON(v any) string {
 }
 
 func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
-	for _, c := range [][]string{{"serve", "--help"}, {"worker", "--help"}, {"migrate", "--help"}, {"seed", "--help"}, {"admin", "create-user", "--help"}, {"admin", "token", "--help"}} {
+	for _, c := range [][]string{{"serve", "--help"}, {"worker", "--help"}, {"migrate", "--help"}, {"seed", "--help"}, {"admin", "create-user", "--help"}, {"admin", "token", "--help"}, {"search", "--help"}} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, c)
 		if code != 0 {

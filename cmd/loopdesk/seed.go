@@ -9,6 +9,8 @@ import (
 
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/internal/config"
+	"github.com/loopdesk/loopdesk/sla"
+	"github.com/loopdesk/loopdesk/tickets"
 )
 
 func runSeed(ctx context.Context, e *env, args []string) error {
@@ -32,14 +34,22 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	return seedDemo(ctx, accounts.New(db), e.stdout, log)
+	acc := accounts.New(db)
+	tk := tickets.New(db, acc)
+	if err := tk.EnsureBuiltinWorkflows(ctx); err != nil {
+		return err
+	}
+	if err := seedDemoSLA(ctx, sla.New(db, tk, sla.WithLogger(log))); err != nil {
+		return err
+	}
+	return seedDemo(ctx, acc, e.stdout, log)
 }
 
 const demoPassword = "loopdesk-demo"
 
 // seedDemo loads departments and one user per role. It is safe to run twice:
-// what exists is kept. Workflows, SLA policies, articles and tickets join the
-// demo as those features land.
+// what exists is kept. SLA policies come from seedDemoSLA; articles and tickets
+// join the demo as those features land.
 func seedDemo(ctx context.Context, acc *accounts.Service, out io.Writer, log *slog.Logger) error {
 	depts := []accounts.NewDepartment{
 		{Name: "Front line support", Tier: 1, AutoAssign: accounts.AutoAssignRoundRobin},
