@@ -13,6 +13,8 @@ import (
 
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/internal/database"
+	"github.com/loopdesk/loopdesk/knowledge"
+	"github.com/loopdesk/loopdesk/sla"
 	"github.com/loopdesk/loopdesk/tickets"
 )
 
@@ -22,8 +24,15 @@ type Deps struct {
 	// Tickets serves /tickets and /workflows; nil leaves those routes
 	// answering 503 (accounts-only tests and tools).
 	Tickets *tickets.Service
-	DB      *database.DB
-	Redis   redis.UniversalClient
+	// SLA serves /sla, /reports/sla and /tickets/{id}/sla, and the sla
+	// member of ticket bodies; nil leaves those routes answering 503 and
+	// ticket bodies with an empty sla list.
+	SLA *sla.Service
+	// Knowledge serves /articles, /tickets/{id}/articles and
+	// /tickets/{id}/suggested-articles; nil leaves those routes answering 503.
+	Knowledge *knowledge.Service
+	DB        *database.DB
+	Redis     redis.UniversalClient
 	// Throttle rate-limits sign-in; nil disables limiting (tests of other things only).
 	Throttle *accounts.LoginThrottle
 	Registry *prometheus.Registry // HTTP metrics are registered here and /metrics serves it
@@ -64,7 +73,7 @@ func NewEngine(d Deps) *gin.Engine {
 
 	h := &handlers{d: d}
 	idem := &idempotency{db: d.DB}
-	routes := h.routes()
+	routes := append(h.routes(), h.knowledgeRoutes()...)
 	doc := buildOpenAPI(routes, d.Version)
 	h.setDocs(doc)
 	for _, r := range routes {

@@ -21,6 +21,8 @@ import (
 	"github.com/loopdesk/loopdesk/internal/database"
 	"github.com/loopdesk/loopdesk/internal/ratelimit"
 	"github.com/loopdesk/loopdesk/internal/testenv"
+	"github.com/loopdesk/loopdesk/knowledge"
+	"github.com/loopdesk/loopdesk/sla"
 	"github.com/loopdesk/loopdesk/tickets"
 )
 
@@ -32,6 +34,8 @@ type env struct {
 	eng       *gin.Engine
 	svc       *accounts.Service
 	tix       *tickets.Service
+	sla       *sla.Service
+	kb        *knowledge.Service
 	db        *database.DB
 	rdb       *redis.Client
 	reg       *prometheus.Registry
@@ -53,8 +57,10 @@ func newEnv(t testing.TB, db *database.DB, redisURL string) *env {
 	svc := accounts.New(db, accounts.WithBcryptCost(bcrypt.MinCost))
 	logs := &bytes.Buffer{}
 	e := &env{t: t, svc: svc, tix: tickets.New(db, svc), db: db, rdb: rdb, reg: prometheus.NewRegistry(), logs: logs}
+	e.sla = sla.New(db, e.tix)
+	e.kb = knowledge.New(db, e.tix, knowledge.WithSuggestRefresh(0))
 	e.eng = api.NewEngine(api.Deps{
-		Accounts: svc, Tickets: e.tix, DB: db, Redis: rdb, Throttle: accounts.NewLoginThrottle(ratelimit.New(rdb, "test:rl:")),
+		Accounts: svc, Tickets: e.tix, SLA: e.sla, Knowledge: e.kb, DB: db, Redis: rdb, Throttle: accounts.NewLoginThrottle(ratelimit.New(rdb, "test:rl:")),
 		Registry: e.reg, Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)), Version: "test",
 	})
 	e.admin, e.adminTok = e.user("admin@example.com", accounts.RoleAdmin)

@@ -11,6 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/loopdesk/loopdesk/accounts"
+	"github.com/loopdesk/loopdesk/knowledge"
+	"github.com/loopdesk/loopdesk/sla"
 	"github.com/loopdesk/loopdesk/tickets"
 	"github.com/loopdesk/loopdesk/workflow"
 )
@@ -121,6 +123,12 @@ func Error(c *gin.Context, err error) {
 		WriteProblem(c, http.StatusConflict, err.Error(), FieldError{Field: "email", Message: err.Error()})
 	case errors.Is(err, accounts.ErrNameTaken):
 		WriteProblem(c, http.StatusConflict, err.Error(), FieldError{Field: "name", Message: err.Error()})
+	case knowledge.IsStateError(err):
+		WriteProblem(c, http.StatusConflict, err.Error())
+	case errors.Is(err, sla.ErrCalendarInUse):
+		WriteProblem(c, http.StatusConflict, err.Error())
+	case errors.Is(err, sla.ErrNoWorkingTime):
+		WriteProblem(c, http.StatusUnprocessableEntity, err.Error())
 	case errors.Is(err, accounts.ErrVersionConflict):
 		detail := err.Error()
 		if errors.As(err, &vc) {
@@ -156,7 +164,7 @@ func guardProblem(c *gin.Context, ge *workflow.GuardError) {
 	for _, f := range ge.Fields {
 		msg := "is required to fire " + ge.Event
 		if f == workflow.NoArticleReasonField {
-			msg = "is required to fire " + ge.Event + " unless a knowledge article is linked to the ticket"
+			msg = "is required to fire " + ge.Event + " unless a knowledge article is linked to the ticket (send fields.article_id to link one now)"
 		}
 		fields = append(fields, FieldError{Field: transitionField(f), Message: msg})
 	}

@@ -46,7 +46,11 @@ type route struct {
 	// DomainCursor: the cursor is the domain's opaque format (tickets), not
 	// api's fixed-size one, so the document gives it no length.
 	DomainCursor bool
-	Handler      gin.HandlerFunc
+	// NeedsSLA: the handler uses the SLA service (503 without one).
+	NeedsSLA bool
+	// NeedsKnowledge: the handler uses the knowledge service (503 without one).
+	NeedsKnowledge bool
+	Handler        gin.HandlerFunc
 }
 
 // chain builds the handler chain in the one order every route uses.
@@ -70,6 +74,22 @@ func (r route) chain(d Deps, idem *idempotency) []gin.HandlerFunc {
 			if d.Tickets == nil {
 				c.Header("Retry-After", "5")
 				WriteProblem(c, http.StatusServiceUnavailable, "the tickets service is not configured on this server")
+			}
+		})
+	}
+	if r.NeedsSLA {
+		hs = append(hs, func(c *gin.Context) {
+			if d.SLA == nil {
+				c.Header("Retry-After", "5")
+				WriteProblem(c, http.StatusServiceUnavailable, "the SLA service is not configured on this server")
+			}
+		})
+	}
+	if r.NeedsKnowledge {
+		hs = append(hs, func(c *gin.Context) {
+			if d.Knowledge == nil {
+				c.Header("Retry-After", "5")
+				WriteProblem(c, http.StatusServiceUnavailable, "the knowledge service is not configured on this server")
 			}
 		})
 	}
@@ -170,6 +190,10 @@ func (h *handlers) routes() []route {
 		{Method: "GET", Path: apiBase + "/tickets/:id/history", Tag: "tickets", Resource: "ticket", Perm: accounts.PermTicketsRead, Summary: "Every change to a ticket, oldest first",
 			Description: "Who (actor_id, null for the system), when, what, from and to.",
 			Response:    HistoryEntryResponse{}, List: true, Status: 200, Handler: h.ticketHistory},
+		{Method: "GET", Path: apiBase + "/tickets/:id/sla", Tag: "tickets", Resource: "ticket", Perm: accounts.PermSLARead, NeedsSLA: true,
+			Summary:     "A ticket's SLA clocks, one per metric",
+			Description: "The clocks as last computed (the SLA engine recomputes them on every change of the ticket and at each warning and due instant), in metric order. A ticket the caller may not see is a 404.",
+			Response:    SLAClockResponse{}, List: true, Status: 200, Handler: h.ticketSLA},
 
 		{Method: "GET", Path: apiBase + "/workflows", Tag: "workflows", Perm: accounts.PermWorkflowsRead, Summary: "List workflows with their latest version",
 			Response: WorkflowSummaryResponse{}, List: true, Status: 200, Handler: h.listWorkflows},
@@ -185,5 +209,38 @@ func (h *handlers) routes() []route {
 			Description: "Tickets not in a closed state move, each state through state_map: every state in use must be mapped to a state of the target, " +
 				"even to the same name. Every ticket moved gets a history entry.",
 			Request: WorkflowMigrationRequest{}, Response: WorkflowMigrationResponse{}, Status: 200, Handler: h.migrateWorkflow},
+
+		{Method: "GET", Path: apiBase + "/sla/calendars", Tag: "sla", Perm: accounts.PermSLARead, NeedsSLA: true, Summary: "List business calendars by name",
+			Response: CalendarResponse{}, List: true, Status: 200, Handler: h.listCalendars},
+		{Method: "POST", Path: apiBase + "/sla/calendars", Tag: "sla", Perm: accounts.PermSLAWrite, NeedsSLA: true, Summary: "Create a business calendar",
+			Description: "Every problem is listed at once (422): unknown time zone, unreadable or overlapping ranges, bad holidays, no working time.",
+			Request:     CalendarRequest{}, Response: CalendarResponse{}, Status: 201, Idempotent: true, ETag: true, Location: true, Handler: h.createCalendar},
+		{Method: "GET", Path: apiBase + "/sla/calendars/:id", Tag: "sla", Resource: "calendar", Perm: accounts.PermSLARead, NeedsSLA: true, Summary: "Get a business calendar",
+			Response: CalendarResponse{}, Status: 200, ETag: true, Handler: h.getCalendar},
+		{Method: "PATCH", Path: apiBase + "/sla/calendars/:id", Tag: "sla", Resource: "calendar", Perm: accounts.PermSLAWrite, NeedsSLA: true, Summary: "Replace a business calendar",
+			Description: "The body is the whole calendar, as for POST. The clocks of open tickets under policies using it are recomputed.",
+			Request:     CalendarRequest{}, Response: CalendarResponse{}, Status: 200, ETag: true, Handler: h.updateCalendar},
+		{Method: "DELETE", Path: apiBase + "/sla/calendars/:id", Tag: "sla", Resource: "calendar", Perm: accounts.PermSLAWrite, NeedsSLA: true, Summary: "Delete a business calendar",
+			Description: "409 while a policy uses it: point those policies at another calendar first.",
+			Status:      204, IfMatch: true, Handler: h.deleteCalendar},
+
+		{Method: "GET", Path: apiBase + "/sla/policies", Tag: "sla", Perm: accounts.PermSLARead, NeedsSLA: true, Summary: "List SLA policies in the order they are tried",
+			Response: PolicyResponse{}, List: true, Status: 200, Handler: h.listPolicies},
+		{Method: "POST", Path: apiBase + "/sla/policies", Tag: "sla", Perm: accounts.PermSLAWrite, NeedsSLA: true, Summary: "Create an SLA policy",
+			Description: "Every problem is listed at once (422) by its path, e.g. targets[1].within. Open tickets' clocks are then recomputed from their history.",
+			Request:     PolicyRequest{}, Response: PolicyResponse{}, Status: 201, Idempotent: true, ETag: true, Location: true, Handler: h.createPolicy},
+		{Method: "GET", Path: apiBase + "/sla/policies/:id", Tag: "sla", Resource: "policy", Perm: accounts.PermSLARead, NeedsSLA: true, Summary: "Get an SLA policy",
+			Response: PolicyResponse{}, Status: 200, ETag: true, Handler: h.getPolicy},
+		{Method: "PATCH", Path: apiBase + "/sla/policies/:id", Tag: "sla", Resource: "policy", Perm: accounts.PermSLAWrite, NeedsSLA: true, Summary: "Replace an SLA policy",
+			Description: "The body is the whole policy, as for POST (absent optional fields take their defaults). Open tickets' clocks are recomputed from their history.",
+			Request:     PolicyRequest{}, Response: PolicyResponse{}, Status: 200, ETag: true, Handler: h.updatePolicy},
+		{Method: "DELETE", Path: apiBase + "/sla/policies/:id", Tag: "sla", Resource: "policy", Perm: accounts.PermSLAWrite, NeedsSLA: true, Summary: "Delete an SLA policy",
+			Description: "Tickets it covered fall to the next matching policy when their clocks are recomputed.",
+			Status:      204, IfMatch: true, Handler: h.deletePolicy},
+
+		{Method: "GET", Path: apiBase + "/reports/sla", Tag: "reports", Perm: accounts.PermReportsRead, NeedsSLA: true, Summary: "SLA compliance of the tickets created in a period",
+			Description: "Per group and metric: clocks counted, met on time, breached, still running, compliance and time to met (business time). " +
+				"Dates are UTC. A bad date or grouping is a 400.",
+			Query: slaReportQuery(), Response: SLAReportResponse{}, Status: 200, Handler: h.slaReport},
 	}
 }

@@ -21,7 +21,7 @@ func (h *handlers) ticketRes(c *gin.Context) resource[tickets.Ticket] {
 	return resource[tickets.Ticket]{path: "tickets",
 		get: func(ctx context.Context, id int64) (tickets.Ticket, error) { return h.d.Tickets.Get(ctx, u, id) },
 		id:  func(t tickets.Ticket) int64 { return t.ID }, version: func(t tickets.Ticket) int { return t.Version },
-		render: func(t tickets.Ticket) any { return ticketResponse(t) }}
+		renderCtx: func(ctx context.Context, t tickets.Ticket) (any, error) { return h.ticketWithSLA(ctx, u, t) }}
 }
 
 func (h *handlers) listTickets(c *gin.Context) {
@@ -42,6 +42,10 @@ func (h *handlers) listTickets(c *gin.Context) {
 	out := List[TicketResponse]{Items: make([]TicketResponse, 0, len(pg.Items)), NextCursor: pg.NextCursor}
 	for _, t := range pg.Items {
 		out.Items = append(out.Items, ticketResponse(t))
+	}
+	if err := h.withSLA(c.Request.Context(), u, out.Items); err != nil {
+		Error(c, err)
+		return
 	}
 	JSON(c, http.StatusOK, out)
 }
@@ -156,8 +160,13 @@ func (h *handlers) createEscalation(c *gin.Context) {
 		Error(c, h.ticketRes(c).conflict(ctx, id, err))
 		return
 	}
+	tr, err := h.ticketWithSLA(ctx, u, t)
+	if err != nil {
+		Error(c, err)
+		return
+	}
 	SetETag(c, t.Version)
-	JSON(c, http.StatusCreated, EscalatedResponse{Escalation: escalationResponse(esc), Ticket: ticketResponse(t)})
+	JSON(c, http.StatusCreated, EscalatedResponse{Escalation: escalationResponse(esc), Ticket: tr})
 }
 
 func (h *handlers) ticketHistory(c *gin.Context) {

@@ -46,7 +46,10 @@ func ticketListQuery() []*Parameter {
 		queryParam("created_to", "date-time", false, "created before this time (exclusive; a date alone includes that whole day, UTC)."),
 		queryParam("q", "string", false, fmt.Sprintf("full text over subject, description and comments, Chinese and English (at most %d characters).", maxQueryRunes)),
 		queryParam("sort", "string", false, "order; default newest.", ticketSorts...),
-		queryParam("sla", "string", false, "reserved: SLA filters arrive with the SLA engine; until then any value is a 400.", "breached", "due_soon"),
+		queryParam("sla", "string", false, "breached: some SLA clock of the ticket breached and the ticket is not closed; "+
+			"due_soon: a running clock that has not breached is due within due_within_minutes from now.", tickets.SLABreached, tickets.SLADueSoon),
+		queryParam("due_within_minutes", "integer", false, fmt.Sprintf("with sla=due_soon: the horizon in minutes, 1 to %d; default %d.",
+			int(tickets.MaxSLADueWithin/time.Minute), int(tickets.DefaultSLADueWithin/time.Minute))),
 	}
 }
 
@@ -170,9 +173,7 @@ func parseTicketQuery(q url.Values) (ticketQuery, string, []FieldError) {
 		}
 		f.Sort = s
 	}
-	if _, ok := q["sla"]; ok {
-		bad("sla", "SLA filters (breached, due_soon) arrive with the SLA engine and are not available yet; remove sla from the query")
-	}
+	parseSLAFilter(f, one, bad)
 	if raw := one("limit"); raw != "" {
 		n, lfe := parseLimit(raw)
 		if lfe != nil {
@@ -193,8 +194,6 @@ func parseTicketQuery(q url.Values) (ticketQuery, string, []FieldError) {
 	detail := "the query is invalid; see errors"
 	if len(fe) == 1 {
 		switch fe[0].Field {
-		case "sla":
-			detail = "the sla filter is not available yet: SLA filters (breached, due_soon) arrive with the SLA engine"
 		case "limit":
 			detail = limitDetail(strings.Join(q["limit"], ","))
 		case "cursor":
@@ -204,6 +203,31 @@ func parseTicketQuery(q url.Values) (ticketQuery, string, []FieldError) {
 		}
 	}
 	return out, detail, fe
+}
+
+// parseSLAFilter reads sla and due_within_minutes into f.
+func parseSLAFilter(f *tickets.Filter, one func(string) string, bad func(name, format string, args ...any)) {
+	switch s := one("sla"); s {
+	case "":
+	case tickets.SLABreached, tickets.SLADueSoon:
+		f.SLA = s
+	default:
+		bad("sla", "%q is not one of: %s, %s", clip(s), tickets.SLABreached, tickets.SLADueSoon)
+	}
+	raw := one("due_within_minutes")
+	if raw == "" {
+		return
+	}
+	maxMin := int(tickets.MaxSLADueWithin / time.Minute)
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err != nil || n < 1 || n > maxMin:
+		bad("due_within_minutes", "must be a whole number of minutes from 1 to %d, not %q", maxMin, clip(raw))
+	case f.SLA != tickets.SLADueSoon:
+		bad("due_within_minutes", "applies only with sla=due_soon")
+	default:
+		f.SLADueWithin = time.Duration(n) * time.Minute
+	}
 }
 
 // createdBound parses RFC 3339 or a date. The upper bound is exclusive,

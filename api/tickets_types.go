@@ -51,6 +51,8 @@ type TicketResponse struct {
 	ClosedAt        *time.Time        `json:"closed_at"`
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
+	// SLA is filled by handlers.withSLA (one query per page).
+	SLA []SLAClockResponse `json:"sla" doc:"the SLA clocks, one per metric (as GET /tickets/{id}/sla); empty without a matching policy, or for callers without sla:read"`
 }
 
 func ticketResponse(t tickets.Ticket) TicketResponse {
@@ -63,7 +65,8 @@ func ticketResponse(t tickets.Ticket) TicketResponse {
 		Category: t.Category, Tags: nonNil(t.Tags), Channel: t.Channel, CustomFields: cf,
 		DepartmentID: t.DepartmentID, AssigneeID: t.AssigneeID, RequesterID: t.RequesterID,
 		LinkedArticles: t.LinkedArticles, Version: t.Version, StateEnteredAt: t.StateEnteredAt,
-		ResolvedAt: t.ResolvedAt, ClosedAt: t.ClosedAt, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+		ResolvedAt: t.ResolvedAt, ClosedAt: t.ClosedAt, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		SLA: []SLAClockResponse{}}
 }
 
 // CreateTicketRequest opens a ticket.
@@ -276,7 +279,8 @@ type HistoryEntryResponse struct {
 	ActorID *int64    `json:"actor_id" doc:"who; null for the system (SLA, automation)"`
 	At      time.Time `json:"at"`
 	Kind    string    `json:"kind" enum:"created,field,state,assignment,escalation,comment,link,sla,workflow_migration"`
-	Field   string    `json:"field,omitempty" doc:"for kind field: which field"`
+	Field   string    `json:"field,omitempty" doc:"for kind field: which field; for kind sla: the metric"`
+	Event   string    `json:"event,omitempty" doc:"for kind state: the workflow event; for kind sla: started, warning, breach, met, recomputed, paused, running, stopped or policy"`
 	From    string    `json:"from,omitempty"`
 	To      string    `json:"to,omitempty"`
 	Note    string    `json:"note,omitempty"`
@@ -284,7 +288,7 @@ type HistoryEntryResponse struct {
 
 func historyResponse(h tickets.HistoryEntry) HistoryEntryResponse {
 	return HistoryEntryResponse{ID: h.ID, ActorID: h.ActorID, At: h.At, Kind: h.Kind, Field: h.Field,
-		From: h.From, To: h.To, Note: h.Note}
+		Event: h.Event, From: h.From, To: h.To, Note: h.Note}
 }
 
 // WorkflowSummaryResponse names a workflow and its latest version.

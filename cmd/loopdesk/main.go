@@ -12,6 +12,9 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+	// Business calendars name IANA zones; embed the zone database so a
+	// minimal container without /usr/share/zoneinfo still knows them.
+	_ "time/tzdata"
 )
 
 // command is one subcommand. run gets the arguments after its name.
@@ -32,6 +35,7 @@ var commands = []command{
 	{"migrate", "apply (up) or list (status) database migrations", runMigrate},
 	{"admin", "create-user, token: account administration", runAdmin},
 	{"seed", "load demo data (--demo)", runSeed},
+	{"search", "reindex: rebuild the search index of tickets and articles", runSearch},
 	{"version", "print the version", func(_ context.Context, e *env, _ []string) error {
 		fmt.Fprintln(e.stdout, version)
 		return nil
