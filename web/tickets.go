@@ -630,11 +630,16 @@ type commentView struct {
 type fieldInput struct {
 	Name, Label, Value string
 	Multiline          bool
+	Optional           bool   // not required by the form itself
+	Hint               string // shown under the input
 }
 
 type eventForm struct {
 	Event, Label, To string
 	Fields           []fieldInput
+	// Articles is the article choice (field article_id) of an event that
+	// asks for a knowledge article (resolve); nil: no choice offered.
+	Articles []option
 }
 
 type historyView struct {
@@ -654,6 +659,8 @@ type ticketPage struct {
 	EscKinds, EscDepartments                  []option
 	EscReason                                 string
 	History                                   []historyView
+	SLA                                       []slaView
+	KB                                        *ticketKnowledge // nil: no knowledge cards
 	Notice, Flash                             string
 	FlashDetails                              []string
 	Conflict                                  bool
@@ -676,6 +683,8 @@ var notices = map[string]string{
 	"note":      "Internal note added (only staff can see it).",
 	"event":     "Ticket updated.",
 	"escalated": "Ticket escalated.",
+	"linked":    "Article linked to this ticket.",
+	"unlinked":  "Article unlinked from this ticket.",
 }
 
 var fieldLabels = map[string]string{
@@ -683,6 +692,7 @@ var fieldLabels = map[string]string{
 	"no_article_reason": "Why no knowledge article applies",
 	"reason":            "Reason",
 	"comment":           "Comment",
+	"article_id":        "Knowledge article",
 }
 
 func multiline(field string) bool {
@@ -836,6 +846,16 @@ func (p *pages) loadTicketPage(ctx context.Context, u accounts.User, n *names, i
 			}
 			tp.EscDepartments = append(tp.EscDepartments, option{Value: v, Label: label, Selected: fs.EscDept == v})
 		}
+	}
+
+	p.addTicketKnowledge(ctx, u, n, t, wf, tp, fs)
+
+	if p.SLA != nil && u.Can(accounts.PermSLARead) {
+		clocks, err := p.SLA.Clocks(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		tp.SLA = slaViews(clocks, time.Now())
 	}
 
 	hist, err := p.Tickets.History(ctx, u, id)

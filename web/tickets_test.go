@@ -17,6 +17,7 @@ import (
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/internal/database"
 	"github.com/loopdesk/loopdesk/internal/testenv"
+	"github.com/loopdesk/loopdesk/sla"
 	"github.com/loopdesk/loopdesk/tickets"
 	"github.com/loopdesk/loopdesk/web"
 )
@@ -30,6 +31,7 @@ type deskSite struct {
 	srv    *httptest.Server
 	acc    *accounts.Service
 	tk     *tickets.Service
+	sla    *sla.Service
 	deptID int64
 }
 
@@ -44,8 +46,9 @@ func newDesk(t *testing.T, db *database.DB) *deskSite {
 	if err := tk.EnsureBuiltinWorkflows(ctx); err != nil {
 		t.Fatal(err)
 	}
+	slaSvc := sla.New(db, tk)
 	r := gin.New()
-	if err := web.Mount(r, web.Deps{Accounts: acc, Tickets: tk}); err != nil {
+	if err := web.Mount(r, web.Deps{Accounts: acc, Tickets: tk, SLA: slaSvc}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(r)
@@ -65,7 +68,7 @@ func newDesk(t *testing.T, db *database.DB) *deskSite {
 			t.Fatal(err)
 		}
 	}
-	return &deskSite{srv: srv, acc: acc, tk: tk, deptID: d.ID}
+	return &deskSite{srv: srv, acc: acc, tk: tk, sla: slaSvc, deptID: d.ID}
 }
 
 // person is a signed-in browser.

@@ -20,6 +20,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/loopdesk/loopdesk/accounts"
+	"github.com/loopdesk/loopdesk/knowledge"
+	"github.com/loopdesk/loopdesk/sla"
 	"github.com/loopdesk/loopdesk/templates"
 	"github.com/loopdesk/loopdesk/tickets"
 )
@@ -36,7 +38,12 @@ type Deps struct {
 	Throttle *accounts.LoginThrottle // nil: no sign-in limits
 	// Tickets serves the ticket pages (/tickets...); nil leaves them out.
 	Tickets *tickets.Service
-	Logger  *slog.Logger
+	// SLA shows a ticket's clocks to staff; nil leaves the card out.
+	SLA *sla.Service
+	// Knowledge serves the knowledge base pages (/articles...) and the
+	// ticket page's article cards; nil leaves them out.
+	Knowledge *knowledge.Service
+	Logger    *slog.Logger
 	// SecureCookies marks cookies Secure; set it when served over HTTPS.
 	SecureCookies bool
 }
@@ -64,6 +71,9 @@ func Mount(r *gin.Engine, d Deps) error {
 	if d.Tickets != nil {
 		p.mountTickets(g)
 	}
+	if d.Knowledge != nil {
+		p.mountKnowledge(g)
+	}
 	return nil
 }
 
@@ -72,10 +82,11 @@ type view struct {
 	Title, Lang, Error, CSRF, Email, Next string
 	User                                  *accounts.User
 	Departments                           []accounts.Department
-	// Nav names the current header link ("tickets", "new"); NavTickets and
-	// NavNewTicket say which ticket links the user gets (set by render).
-	Nav                      string
-	NavTickets, NavNewTicket bool
+	// Nav names the current header link ("tickets", "new", "articles");
+	// NavTickets, NavNewTicket and NavKnowledge say which links the user
+	// gets (set by render).
+	Nav                                    string
+	NavTickets, NavNewTicket, NavKnowledge bool
 	// Page is the page's own data (see tickets.go).
 	Page any
 }
@@ -99,6 +110,9 @@ func (p *pages) render(c *gin.Context, status int, name string, v view) {
 	if v.User != nil && p.Tickets != nil {
 		v.NavTickets = v.User.Can(accounts.PermTicketsRead)
 		v.NavNewTicket = v.User.Can(accounts.PermTicketsCreate)
+	}
+	if v.User != nil && p.Knowledge != nil {
+		v.NavKnowledge = v.User.Can(accounts.PermArticlesRead)
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(status)

@@ -179,9 +179,17 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 			Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, DB: db, Redis: rdb, Throttle: throttle,
 			Registry: reg, Logger: log, Version: version,
 		})
-		if err := web.Mount(engine, web.Deps{Accounts: acc, Tickets: tk, SLA: slaSvc, Throttle: throttle, Logger: log}); err != nil {
+		if err := web.Mount(engine, web.Deps{Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, Throttle: throttle, Logger: log}); err != nil {
 			return err
 		}
+		// Build the suggestion model now rather than on the first ticket page.
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			if err := kb.RefreshSuggestions(runCtx); err != nil && runCtx.Err() == nil {
+				log.Warn("build article suggestions", "err", err)
+			}
+		}()
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s (set LOOPDESK_ADDR or --addr to another address): %w", cfg.Addr, err)
