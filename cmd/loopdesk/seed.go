@@ -9,6 +9,7 @@ import (
 
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/internal/config"
+	"github.com/loopdesk/loopdesk/knowledge"
 	"github.com/loopdesk/loopdesk/sla"
 	"github.com/loopdesk/loopdesk/tickets"
 )
@@ -42,14 +43,17 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if err := seedDemoSLA(ctx, sla.New(db, tk, sla.WithLogger(log))); err != nil {
 		return err
 	}
-	return seedDemo(ctx, acc, e.stdout, log)
+	if err := seedDemo(ctx, acc, e.stdout, log); err != nil {
+		return err
+	}
+	return seedDemoContent(ctx, acc, tk, knowledge.New(db, tk))
 }
 
 const demoPassword = "loopdesk-demo"
 
 // seedDemo loads departments and one user per role. It is safe to run twice:
-// what exists is kept. SLA policies come from seedDemoSLA; articles and tickets
-// join the demo as those features land.
+// what exists is kept. SLA policies come from seedDemoSLA, articles and tickets
+// from seedDemoContent.
 func seedDemo(ctx context.Context, acc *accounts.Service, out io.Writer, log *slog.Logger) error {
 	depts := []accounts.NewDepartment{
 		{Name: "Front line support", Tier: 1, AutoAssign: accounts.AutoAssignRoundRobin},

@@ -124,6 +124,9 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 		if err := seedDemoSLA(ctx, slaSvc); err != nil {
 			return fmt.Errorf("demo SLA policies: %w", err)
 		}
+		if err := seedDemoContent(ctx, acc, tk, kb); err != nil {
+			return fmt.Errorf("demo articles and tickets: %w", err)
+		}
 	}
 
 	var stops []func(context.Context)
