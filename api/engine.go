@@ -73,7 +73,7 @@ func NewEngine(d Deps) *gin.Engine {
 
 	h := &handlers{d: d}
 	idem := &idempotency{db: d.DB}
-	routes := append(h.routes(), h.knowledgeRoutes()...)
+	routes := append(append(h.routes(), h.knowledgeRoutes()...), h.faqRoutes()...)
 	doc := buildOpenAPI(routes, d.Version)
 	h.setDocs(doc)
 	for _, r := range routes {

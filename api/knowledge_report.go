@@ -87,8 +87,19 @@ type KCSNeverReused struct {
 	Items []KCSUnusedArticle `json:"items" doc:"the 20 oldest of them, by creation"`
 }
 
-// KCSFAQMetrics is reserved for the FAQ proposal metrics.
-type KCSFAQMetrics struct{}
+// KCSFAQMetrics are the FAQ proposal figures of the period.
+type KCSFAQMetrics struct {
+	Created                 int      `json:"created" doc:"proposals the miner created in the period"`
+	Approved                int      `json:"approved" doc:"proposals approved in the period (an article was written from each)"`
+	Rejected                int      `json:"rejected" doc:"proposals rejected in the period"`
+	Attached                int      `json:"attached" doc:"proposals attached to an existing article in the period"`
+	Merged                  int      `json:"merged" doc:"proposals merged into another in the period"`
+	Open                    int      `json:"open" doc:"proposals open now, whatever the period"`
+	DecisionMedianSeconds   *float64 `json:"decision_median_seconds" doc:"median time from creation to decision of the proposals approved, rejected or attached in the period; null without any"`
+	DecisionMeanSeconds     *float64 `json:"decision_mean_seconds" doc:"mean of the same; null without any"`
+	ResolvedWithFAQArticles int      `json:"resolved_with_faq_articles" doc:"tickets resolved in the period, linked solved_by or referenced to an article written from a proposal, resolved after it was created and not members of that proposal"`
+	RepeatsOfCoveredIssues  int      `json:"repeats_of_covered_issues" doc:"tickets the miner recorded in the period as repeats of an issue a published article already covers"`
+}
 
 // KnowledgeReportResponse is the KCS metrics of the tickets resolved in a
 // period.
@@ -105,7 +116,7 @@ type KnowledgeReportResponse struct {
 	TopReused    []KCSReusedArticle   `json:"top_reused" doc:"the 10 articles with the most period_reuses, then by id"`
 	NeverReused  KCSNeverReused       `json:"never_reused"`
 	Feedback     KCSFeedbackScore     `json:"feedback" doc:"votes cast (or last changed) in the period"`
-	FAQ          *KCSFAQMetrics       `json:"faq,omitempty" doc:"FAQ proposal metrics; absent until FAQ proposals exist"`
+	FAQ          *KCSFAQMetrics       `json:"faq,omitempty" doc:"FAQ proposal metrics"`
 }
 
 func (h *handlers) knowledgeReport(c *gin.Context) {
@@ -166,8 +177,10 @@ func (h *handlers) knowledgeReport(c *gin.Context) {
 		out.NeverReused.Items = append(out.NeverReused.Items, KCSUnusedArticle{ArticleID: a.ArticleID, Title: a.Title,
 			CreatedAt: a.CreatedAt, PublishedAt: a.PublishedAt})
 	}
-	if rep.FAQ != nil {
-		out.FAQ = &KCSFAQMetrics{}
+	if f := rep.FAQ; f != nil {
+		out.FAQ = &KCSFAQMetrics{Created: f.Created, Approved: f.Approved, Rejected: f.Rejected, Attached: f.Attached, Merged: f.Merged,
+			Open: f.Open, DecisionMedianSeconds: f.DecisionMedianSeconds, DecisionMeanSeconds: f.DecisionMeanSeconds,
+			ResolvedWithFAQArticles: f.ResolvedWithFAQArticles, RepeatsOfCoveredIssues: f.RepeatsOfCoveredIssues}
 	}
 	JSON(c, http.StatusOK, out)
 }

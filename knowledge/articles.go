@@ -140,6 +140,23 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in NewArticle
 	if err := v.Err(); err != nil {
 		return Article{}, err
 	}
+	note := in.Note
+	if note == "" && in.FromTicketID != nil {
+		note = fmt.Sprintf("drafted from ticket %d", *in.FromTicketID)
+	}
+	var out Article
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		var err error
+		out, err = s.createTx(ctx, tx, actor, c, note, in.FromTicketID)
+		return err
+	})
+	return out, err
+}
+
+// createTx stores validated content c as a new article by actor in the
+// caller's transaction (see Create); FAQ.Approve uses it to create the
+// article and link the proposal's tickets in one transaction.
+func (s *Service) createTx(ctx context.Context, tx *gorm.DB, actor accounts.User, c content, note string, fromTicketID *int64) (Article, error) {
 	def, err := s.definition(ctx, 0)
 	if err != nil {
 		return Article{}, err
@@ -148,12 +165,8 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in NewArticle
 	if !ok {
 		return Article{}, fmt.Errorf("knowledge: workflow %s@%d has no initial state %q", def.Key, def.Version, def.Initial)
 	}
-	note := in.Note
-	if note == "" && in.FromTicketID != nil {
-		note = fmt.Sprintf("drafted from ticket %d", *in.FromTicketID)
-	}
 	var out Article
-	err = s.inTx(ctx, func(tx *gorm.DB) error {
+	err = func() error {
 		now := s.clock()
 		r := articleRow{Title: c.Title, Summary: c.Summary, Body: c.Body, Category: c.Category, Tags: encodeTags(c.Tags),
 			Language: c.Language, Audience: c.Audience, OwnerID: actor.ID, Status: initial.Name, StatusCategory: string(initial.Category),
@@ -177,14 +190,14 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in NewArticle
 		if err := s.index.PutNew(ctx, tx, DocType, r.ID, indexFields(c, nil)...); err != nil {
 			return err
 		}
-		if in.FromTicketID != nil {
-			if _, _, err := s.tickets.LinkArticleTx(ctx, tx, actor, *in.FromTicketID, r.ID, tickets.LinkCreatedFrom); err != nil {
+		if fromTicketID != nil {
+			if _, _, err := s.tickets.LinkArticleTx(ctx, tx, actor, *fromTicketID, r.ID, tickets.LinkCreatedFrom); err != nil {
 				return fromTicketErr(err)
 			}
 		}
 		out = r.working(actor.ID)
 		return outbox.Write(ctx, tx, articleEvent(EventArticleCreated, r.ID, ArticleEvent{ID: r.ID, Revision: 1, Actor: idPtr(actor.ID)}))
-	})
+	}()
 	return out, err
 }
 

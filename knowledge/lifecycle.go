@@ -135,6 +135,22 @@ func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, versi
 	}
 	var out Article
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		var err error
+		out, err = s.fireTx(ctx, tx, actor, id, version, t, fields, false)
+		return err
+	})
+	return out, err
+}
+
+// fireTx is Fire inside the caller's transaction, with the request already
+// validated. selfReview lifts the "nobody approves their own words" rule:
+// only for an FAQ proposal approved with publish, where the editor who
+// approves the proposal is the reviewer of the text it becomes (see
+// FAQ.Approve); the workflow's guards (roles) still apply.
+func (s *Service) fireTx(ctx context.Context, tx *gorm.DB, actor accounts.User, id int64, version int, t Transition,
+	fields map[string]string, selfReview bool) (Article, error) {
+	var out Article
+	err := func() error {
 		r, err := s.loadRow(ctx, tx, id, true)
 		if err != nil {
 			return err
@@ -163,7 +179,7 @@ func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, versi
 		var events []outbox.Event
 		switch res.Category {
 		case workflow.CategoryResolved:
-			if cur.AuthorID == actor.ID {
+			if cur.AuthorID == actor.ID && !selfReview {
 				return &workflow.GuardError{Event: t.Event, Kind: workflow.GuardForbidden,
 					Message: fmt.Sprintf("you wrote revision %d of article %d, so you may not approve it: another knowledge editor must review it", cur.Number, id)}
 			}
@@ -212,6 +228,6 @@ func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, versi
 		events = append([]outbox.Event{articleEvent(EventArticleTransitioned, id, TransitionedEvent{ID: id, Event: t.Event,
 			From: res.From, To: res.To, Category: res.Category, Revision: cur.Number, Actor: idPtr(actor.ID)})}, events...)
 		return outbox.Write(ctx, tx, events...)
-	})
+	}()
 	return out, err
 }

@@ -87,8 +87,8 @@ type Report struct {
 
 	Feedback FeedbackScore // votes cast in the period
 
-	// FAQ is for the FAQ proposal figures (proposals mined from repeat
-	// issues, accepted and rejected). Nil until the FAQ proposals exist.
+	// FAQ is the FAQ proposal figures (proposals mined from repeat
+	// issues, decided by editors), see FAQMetrics.
 	FAQ *FAQMetrics
 }
 
@@ -133,9 +133,33 @@ type FeedbackScore struct {
 	HelpfulPercent *float64 // 100 × Helpful / Votes
 }
 
-// FAQMetrics is reserved for the FAQ proposal metrics (the FAQ issue fills
-// it in); Report.FAQ stays nil until then.
-type FAQMetrics struct{}
+// FAQMetrics are the FAQ proposal figures of a period (faq_report.go):
+//
+//   - created: proposals the miner created in the period (created_at);
+//   - approved, rejected, attached, merged: proposals decided so in the
+//     period (decided_at), whenever created;
+//   - open: proposals open now, whatever the period;
+//   - time to decision: decided_at - created_at of the proposals approved,
+//     rejected or attached in the period (merging is not a decision on
+//     the issue), median and mean in seconds, nil without any;
+//   - resolved with FAQ articles: tickets resolved in the period and
+//     linked solved_by or referenced to an article written from an
+//     approved proposal, resolved after the article was created, and not
+//     members of that proposal (the later repeats the article served);
+//   - repeats of covered issues: tickets the miner recorded in the period
+//     as repeats of an issue a published article already covers.
+type FAQMetrics struct {
+	Created                 int
+	Approved                int
+	Rejected                int
+	Attached                int
+	Merged                  int
+	Open                    int
+	DecisionMedianSeconds   *float64
+	DecisionMeanSeconds     *float64
+	ResolvedWithFAQArticles int
+	RepeatsOfCoveredIssues  int
+}
 
 // maxReportSpan bounds a report's period, as for the SLA report.
 const maxReportSpan = 3 * 366 * 24 * time.Hour
@@ -324,6 +348,11 @@ FROM article_feedback f WHERE f.updated_at >= ? AND f.updated_at < ?`, from, to)
 		return Report{}, fmt.Errorf("knowledge report: feedback: %w", err)
 	}
 	out.Feedback = score(votes.Helpful, votes.Votes)
+
+	// 5. FAQ proposals.
+	if out.FAQ, err = s.faqMetrics(ctx, from, to); err != nil {
+		return Report{}, err
+	}
 	return out, nil
 }
 

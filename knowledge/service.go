@@ -85,6 +85,7 @@ type Service struct {
 	defs map[int]*workflow.Definition // article workflow versions (immutable)
 
 	suggest *suggester
+	faq     *FAQ // FAQ proposals (faq*.go)
 }
 
 // Option configures a Service.
@@ -113,6 +114,7 @@ func WithSuggestRefresh(d time.Duration) Option {
 func New(db *database.DB, tk *tickets.Service, opts ...Option) *Service {
 	s := &Service{db: db, tickets: tk, index: search.NewIndex(db), now: time.Now, defs: map[int]*workflow.Definition{}}
 	s.suggest = newSuggester(s)
+	s.faq = &FAQ{s: s, cfg: FAQConfig{}.withDefaults()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -171,7 +171,7 @@ func toJSON(v any) string {
 }
 
 func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
-	for _, c := range [][]string{{"serve", "--help"}, {"worker", "--help"}, {"migrate", "--help"}, {"seed", "--help"}, {"admin", "create-user", "--help"}, {"admin", "token", "--help"}, {"search", "--help"}} {
+	for _, c := range [][]string{{"serve", "--help"}, {"worker", "--help"}, {"migrate", "--help"}, {"seed", "--help"}, {"admin", "create-user", "--help"}, {"admin", "token", "--help"}, {"search", "--help"}, {"faq", "--help"}} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, c)
 		if code != 0 {

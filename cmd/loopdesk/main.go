@@ -35,6 +35,7 @@ var commands = []command{
 	{"migrate", "apply (up) or list (status) database migrations", runMigrate},
 	{"admin", "create-user, token: account administration", runAdmin},
 	{"seed", "load demo data (--demo)", runSeed},
+	{"faq", "mine: propose FAQ articles from repeat issues now", runFAQ},
 	{"search", "reindex: rebuild the search index of tickets and articles", runSearch},
 	{"version", "print the version", func(_ context.Context, e *env, _ []string) error {
 		fmt.Fprintln(e.stdout, version)

@@ -106,7 +106,11 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if err := tk.EnsureBuiltinWorkflows(ctx); err != nil {
 		return fmt.Errorf("publish the built-in workflows: %w", err)
 	}
-	kb := knowledge.New(db, tk)
+	faqOpt, err := faqOption(os.Getenv)
+	if err != nil {
+		return err
+	}
+	kb := knowledge.New(db, tk, faqOpt)
 	if cfg.Demo {
 		if err := seedDemo(ctx, acc, e.stdout, log); err != nil {
 			return err
@@ -145,6 +149,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 		}
 		registerHandlers(w, acc, log)
 		registerSLA(w, slaSvc, log)
+		registerFAQ(w, kb, log)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start job worker: %w", err)
 		}
@@ -163,6 +168,9 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 			return err
 		}
 		if err := s.Add(taskSLASweep, slaSweepSchedule, taskSLASweep, nil); err != nil {
+			return err
+		}
+		if err := scheduleFAQ(s); err != nil {
 			return err
 		}
 		s.Start()
