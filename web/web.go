@@ -73,6 +73,9 @@ func Mount(r *gin.Engine, d Deps) error {
 	}
 	if d.Knowledge != nil {
 		p.mountKnowledge(g)
+		if d.Knowledge.FAQ() != nil {
+			p.mountFAQ(g)
+		}
 	}
 	return nil
 }
@@ -82,11 +85,11 @@ type view struct {
 	Title, Lang, Error, CSRF, Email, Next string
 	User                                  *accounts.User
 	Departments                           []accounts.Department
-	// Nav names the current header link ("tickets", "new", "articles");
-	// NavTickets, NavNewTicket and NavKnowledge say which links the user
-	// gets (set by render).
-	Nav                                    string
-	NavTickets, NavNewTicket, NavKnowledge bool
+	// Nav names the current header link ("tickets", "new", "articles",
+	// "faq"); NavTickets, NavNewTicket, NavKnowledge and NavFAQ say which
+	// links the user gets (set by render).
+	Nav                                            string
+	NavTickets, NavNewTicket, NavKnowledge, NavFAQ bool
 	// Page is the page's own data (see tickets.go).
 	Page any
 }
@@ -113,6 +116,7 @@ func (p *pages) render(c *gin.Context, status int, name string, v view) {
 	}
 	if v.User != nil && p.Knowledge != nil {
 		v.NavKnowledge = v.User.Can(accounts.PermArticlesRead)
+		v.NavFAQ = v.User.Can(accounts.PermFAQReview) && p.Knowledge.FAQ() != nil
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(status)
