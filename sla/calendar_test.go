@@ -492,7 +492,9 @@ func TestCalendarHugeTargets(t *testing.T) {
 	for _, d := range []time.Duration{1000 * time.Hour, 50 * 365 * 24 * time.Hour, 1<<63 - 1} {
 		start := time.Now()
 		got, err := s.Add(from, d)
-		if took := time.Since(start); took > 100*time.Millisecond {
+		// A bound on loops, not a performance target (those live in
+		// BenchmarkScheduleAdd): generous for a loaded CI box.
+		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("Add(%v) took %v", d, took)
 		}
 		if err != nil {

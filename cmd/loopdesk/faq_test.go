@@ -27,6 +27,7 @@ var faqRepeats = [][3]string{
 	{"Cannot log in to the app", "The app says my password is incorrect", "Cleared the app cache; the customer can log in now."},
 	{"Login fails with wrong password", "The app still says wrong password when I log in", "Cleared the app cache and logged in again."},
 	{"Can't log in: password incorrect", "Every time I log in the app says the password is incorrect", "Asked the customer to clear the app cache."},
+	{"App login: password incorrect", "The app says my password is incorrect when I log in", "Cleared the app cache; the customer can log in again."},
 }
 
 // seedRepeats resolves the repeat tickets and returns the services.
