@@ -64,33 +64,29 @@ type Hit struct {
 
 // Index reads and writes the search_docs and search_postings tables. It is
 // safe for concurrent use. Corpus statistics (document count, average length,
-// per-term document frequency) are cached for statsTTL: BM25 needs them only
-// roughly, and counting on every query would cost more than the query.
+// per-term document frequency and score distribution) are cached for
+// statsTTL and then refreshed in the background while the stale figures
+// keep serving (see stats.go): BM25 needs them only roughly, and counting
+// on every query would cost more than the query.
 type Index struct {
 	db       *database.DB
 	statsTTL time.Duration
 
-	mu     sync.Mutex
-	corpus map[string]corpusStats
-	df     map[dfKey]dfEntry
-}
+	mu       sync.Mutex
+	corpus   map[string]corpusStats
+	df       map[dfKey]dfEntry   // document frequencies (MatchAll)
+	ts       map[dfKey]termEntry // document frequencies and score distributions (Search)
+	tsPairs  int                 // pairs held by ts
+	inFlight map[dfKey]bool      // background refreshes running (term "" is the corpus)
 
-type corpusStats struct {
-	n     int64
-	avgdl float64
-	at    time.Time
-}
-
-type dfKey struct{ docType, term string }
-
-type dfEntry struct {
-	df int64
-	at time.Time
+	// trace, when set (tests), sees how each ranked search went.
+	trace func(rankTrace)
 }
 
 // NewIndex returns an index over db's search tables.
 func NewIndex(db *database.DB) *Index {
-	return &Index{db: db, statsTTL: 30 * time.Second, corpus: map[string]corpusStats{}, df: map[dfKey]dfEntry{}}
+	return &Index{db: db, statsTTL: 30 * time.Second, corpus: map[string]corpusStats{}, df: map[dfKey]dfEntry{},
+		ts: map[dfKey]termEntry{}, inFlight: map[dfKey]bool{}}
 }
 
 // Put replaces the indexed text of one document inside the caller's
@@ -394,6 +390,14 @@ func (ix *Index) MatchAll(db *gorm.DB, docType, query string) (sub *gorm.DB, ok 
 // filter, if not nil, is a subquery of allowed doc_ids (permissions, status).
 // A query without terms, or whose terms are in no document, gives an empty
 // list. limit defaults to 20 and is capped at 1000.
+//
+// Most queries read only the postings that can reach the top and get the
+// exact answer of scoring every posting (rank.go). Past a work budget, a
+// query whose terms have few postings is scored whole in SQL; a query of
+// two or three words that match half the corpus with the same few tf
+// values, or a pasted paragraph (more than 8 terms), returns the best
+// documents it found instead, by their exact scores: an approximation of
+// the top limit, never an error.
 func (ix *Index) Search(ctx context.Context, docType, query string, limit int, filter *gorm.DB) ([]Hit, error) {
 	if limit <= 0 {
 		limit = 20
@@ -407,27 +411,50 @@ func (ix *Index) Search(ctx context.Context, docType, query string, limit int, f
 		terms = terms[:maxQueryTerms]
 	}
 	db := ix.conn(ctx, nil)
-	n, avgdl, err := ix.corpusStats(db, docType)
+	stats, err := ix.corpusStats(db, docType)
 	if err != nil {
 		return nil, err
 	}
-	df, err := ix.docFreqs(db, docType, terms)
+	ts, err := ix.termStats(db, docType, terms, stats.avgdl)
 	if err != nil {
 		return nil, err
 	}
+	r := newRanker(db, ix.db.Dialect, docType, limit, filter, stats, terms, ts)
+	r.all = func(terms []string, limit int) ([]Hit, error) {
+		return ix.searchAll(db, docType, terms, ts, stats, limit, nil)
+	}
+	if len(r.terms) == 0 {
+		return []Hit{}, nil
+	}
+	hits, how, err := r.rank()
+	if err != nil {
+		return nil, fmt.Errorf("search: rank %s: %w", docType, err)
+	}
+	if ix.trace != nil {
+		ix.trace(rankTrace{query: query, rounds: r.rounds, reads: r.reads, lookups: r.lookups, total: r.total,
+			fallback: how == rankExhaustive, approximate: how == rankApproximate})
+	}
+	if how != rankExhaustive {
+		return hits, nil
+	}
+	return ix.searchAll(db, docType, terms, ts, stats, limit, filter)
+}
+
+// searchAll scores every posting of the query's terms in one statement.
+func (ix *Index) searchAll(db *gorm.DB, docType string, terms []string, ts map[string]termStat, stats corpusStats, limit int, filter *gorm.DB) ([]Hit, error) {
 	// One branch per term, each an index range of the primary key: a single
 	// "term IN (...)" scan lets the planner walk (doc_type, doc_id) for the
 	// GROUP BY instead, reading every posting of the doc type (seconds).
 	// Scores are computed in SQL from constants we format ourselves; only
 	// terms, the doc type and the limit travel as parameters.
 	c0 := sqlFloat(bm25K1 * (1 - bm25B))
-	c1 := sqlFloat(bm25K1 * bm25B / avgdl)
+	c1 := sqlFloat(bm25K1 * bm25B / stats.avgdl)
 	var sb strings.Builder
 	var args []any
 	sb.WriteString("SELECT doc_id, SUM(s) AS score FROM (")
 	branches := 0
 	for _, t := range terms {
-		d := df[t]
+		d := ts[t].df
 		if d == 0 {
 			continue
 		}
@@ -436,7 +463,7 @@ func (ix *Index) Search(ctx context.Context, docType, query string, limit int, f
 		}
 		branches++
 		fmt.Fprintf(&sb, "SELECT doc_id, %s * tf / (tf + %s + %s * doc_len) AS s FROM search_postings WHERE doc_type = ? AND term = ?",
-			sqlFloat(idf(n, d)*(bm25K1+1)), c0, c1)
+			sqlFloat(idf(stats.n, d)*(bm25K1+1)), c0, c1)
 		args = append(args, docType, t)
 		if filter != nil {
 			sb.WriteString(" AND doc_id IN (?)")
@@ -468,30 +495,6 @@ func sqlFloat(f float64) string {
 		f = 0
 	}
 	return strconv.FormatFloat(f, 'e', -1, 64)
-}
-
-func (ix *Index) corpusStats(db *gorm.DB, docType string) (n int64, avgdl float64, err error) {
-	ix.mu.Lock()
-	c, ok := ix.corpus[docType]
-	ix.mu.Unlock()
-	if ok && time.Since(c.at) < ix.statsTTL {
-		return c.n, c.avgdl, nil
-	}
-	var row struct {
-		N     int64
-		Total float64
-	}
-	if err := db.Raw("SELECT COUNT(*) AS n, COALESCE(SUM(length), 0) AS total FROM search_docs WHERE doc_type = ?", docType).Scan(&row).Error; err != nil {
-		return 0, 0, fmt.Errorf("search: %s stats: %w", docType, err)
-	}
-	c = corpusStats{n: row.N, avgdl: 1, at: time.Now()}
-	if row.N > 0 && row.Total > 0 {
-		c.avgdl = row.Total / float64(row.N)
-	}
-	ix.mu.Lock()
-	ix.corpus[docType] = c
-	ix.mu.Unlock()
-	return c.n, c.avgdl, nil
 }
 
 // docFreqs returns how many documents hold each term, from the cache or one

@@ -1,0 +1,258 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/loopdesk/loopdesk/internal/database"
+	"github.com/loopdesk/loopdesk/internal/testenv"
+)
+
+// sameRanking compares a ranking with the reference: the same scores in
+// the same order, and the same ids wherever a score is not tied.
+func sameRanking(got, want []Hit) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d hits, want %d", len(got), len(want))
+	}
+	const eps = 1e-9
+	near := func(a, b float64) bool { return math.Abs(a-b) <= eps*math.Max(1, math.Abs(b)) }
+	for i := range want {
+		if !near(got[i].Score, want[i].Score) {
+			return fmt.Errorf("hit %d: score %v, want %v", i, got[i].Score, want[i].Score)
+		}
+		tied := (i > 0 && near(want[i-1].Score, want[i].Score)) || (i+1 < len(want) && near(want[i+1].Score, want[i].Score))
+		if !tied && got[i].DocID != want[i].DocID {
+			return fmt.Errorf("hit %d: doc %d, want %d (score %v)", i, got[i].DocID, want[i].DocID, want[i].Score)
+		}
+	}
+	return nil
+}
+
+// The threshold algorithm must return exactly what scoring every posting
+// returns, for common, rare and mixed terms, with and without a filter,
+// at every page size: a corpus large enough that common terms are read
+// in part (their postings exceed the first round's budget).
+func TestSearchMatchesExhaustive(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		r := rand.New(rand.NewPCG(3, 4))
+		vocab := benchVocab(r)[:400]
+		z := rand.NewZipf(r, 1.05, 2, uint64(len(vocab)-1))
+		ix := NewIndex(db)
+		var searches, partial, fallbacks, approx int
+		var last rankTrace
+		ix.trace = func(tr rankTrace) {
+			last = tr
+			searches++
+			switch {
+			case tr.fallback:
+				fallbacks++
+			case tr.approximate:
+				approx++
+			case tr.reads < tr.total:
+				partial++
+			}
+		}
+		const n = 4000
+		docs := make([]Doc, 0, n)
+		for i := 1; i <= n; i++ {
+			fs := []Field{{benchText(r, z, vocab, 2+r.IntN(5)), 3}, {benchText(r, z, vocab, 5+r.IntN(40)), 1}}
+			if i%7 == 0 {
+				fs = append(fs, Field{strings.Repeat(vocab[0]+" ", 1+r.IntN(30)), 1}) // high tf, long
+			}
+			docs = append(docs, Doc{ID: int64(i), Fields: fs})
+		}
+		if err := ix.PutMany(ctx, nil, "t", docs); err != nil {
+			t.Fatal(err)
+		}
+		var queries []string
+		for i := 0; i < 12; i++ {
+			queries = append(queries, vocab[i]) // the most common words alone
+		}
+		for i := 0; i < 40; i++ {
+			ws := make([]string, 1+r.IntN(4))
+			for j := range ws {
+				ws[j] = vocab[z.Uint64()]
+			}
+			queries = append(queries, strings.Join(ws, " "))
+		}
+		long := make([]string, 40)
+		for j := range long {
+			long[j] = vocab[z.Uint64()]
+		}
+		queries = append(queries, strings.Join(long, " "), vocab[0]+" "+vocab[1]+" "+vocab[2]+" "+vocab[3], vocab[390]+" "+vocab[0])
+		filters := map[string]func() *gorm.DB{
+			"none": func() *gorm.DB { return nil },
+			"half": func() *gorm.DB {
+				return db.Session(&gorm.Session{NewDB: true}).Raw("SELECT doc_id FROM search_docs WHERE doc_type = ? AND doc_id % 2 = 0", "t")
+			},
+			"rare": func() *gorm.DB {
+				return db.Session(&gorm.Session{NewDB: true}).Raw("SELECT doc_id FROM search_docs WHERE doc_type = ? AND doc_id % 50 = 3", "t")
+			},
+		}
+		for fname, f := range filters {
+			for _, limit := range []int{1, 5, 20, 200} {
+				for _, q := range queries {
+					got, err := ix.Search(ctx, "t", q, limit, f())
+					if err != nil {
+						t.Fatalf("Search(%q): %v", q, err)
+					}
+					terms := queryTerms(q)
+					if len(terms) > maxQueryTerms {
+						terms = terms[:maxQueryTerms]
+					}
+					db := ix.conn(ctx, nil)
+					stats, _ := ix.corpusStats(db, "t")
+					ts, _ := ix.termStats(db, "t", terms, stats.avgdl)
+					want, err := ix.searchAll(db, "t", terms, ts, stats, limit, f())
+					if err != nil {
+						t.Fatal(err)
+					}
+					if last.approximate {
+						if len(terms) <= longQuery {
+							t.Errorf("%.40q (%d terms) approximate", q, len(terms))
+						}
+						continue
+					}
+					if err := sameRanking(got, want); err != nil {
+						t.Errorf("filter %s, limit %d, %.40q: %v", fname, limit, q, err)
+					}
+				}
+			}
+		}
+		t.Logf("%d searches: %d read only part of their postings, %d fell back, %d approximate", searches, partial, fallbacks, approx)
+		if approx > 12 {
+			t.Errorf("%d approximate searches: only the long query (4 limits, 3 filters) may be", approx)
+		}
+		if partial < searches/3 {
+			t.Errorf("only %d of %d searches took the partial path: the test does not exercise it", partial, searches)
+		}
+	})
+}
+
+// Statistics are cached (and refreshed in the background): a document
+// written after they were read, with a tf above any they saw, in a shorter
+// or a longer document than any they saw, must still be ranked exactly.
+func TestSearchStaleStatistics(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		ix := NewIndex(db)
+		r := rand.New(rand.NewPCG(5, 6))
+		filler := strings.Fields("order status update please check thanks account payment card delivery")
+		var docs []Doc
+		for i := 1; i <= 1500; i++ {
+			var sb strings.Builder
+			for j := 0; j < 1+r.IntN(3); j++ {
+				sb.WriteString("refund ")
+			}
+			for j := 0; j < 15+r.IntN(20); j++ {
+				sb.WriteString(filler[r.IntN(len(filler))] + " ")
+			}
+			docs = append(docs, Doc{ID: int64(i), Fields: []Field{{sb.String(), 1}}})
+		}
+		if err := ix.PutMany(ctx, nil, "t", docs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ix.Search(ctx, "t", "refund", 5, nil); err != nil {
+			t.Fatal(err)
+		}
+		// Written after the statistics were cached.
+		for id, text := range map[int64]string{
+			5001: strings.Repeat("refund ", 40) + "card",                         // tf far above the cached maximum
+			5002: "refund",                                                       // shorter than any document seen
+			5003: strings.Repeat("refund ", 9) + strings.Repeat("payment ", 300), // longer than any seen
+		} {
+			if err := ix.Put(ctx, nil, "t", id, Field{Text: text, Weight: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, limit := range []int{1, 3, 10} {
+			got, err := ix.Search(ctx, "t", "refund", limit, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn := ix.conn(ctx, nil)
+			stats, _ := ix.corpusStats(conn, "t")
+			ts, _ := ix.termStats(conn, "t", []string{"refund"}, stats.avgdl)
+			want, err := ix.searchAll(conn, "t", []string{"refund"}, ts, stats, limit, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sameRanking(got, want); err != nil {
+				t.Errorf("limit %d: %v", limit, err)
+			}
+			if len(got) == 0 || got[0].DocID != 5001 {
+				t.Errorf("limit %d: the document with tf 40 must come first: %v", limit, got)
+			}
+		}
+	})
+}
+
+// A long pasted paragraph over common words cannot be proved exactly
+// within the work budget: it must still answer quickly with documents
+// ranked by their BM25 scores, most of the true top among them.
+func TestSearchLongQueryBudget(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		r := rand.New(rand.NewPCG(7, 8))
+		vocab := benchVocab(r)[:120]
+		z := rand.NewZipf(r, 1.01, 4, uint64(len(vocab)-1))
+		ix := NewIndex(db)
+		var docs []Doc
+		for i := 1; i <= 6000; i++ {
+			docs = append(docs, Doc{ID: int64(i), Fields: []Field{{benchText(r, z, vocab, 3+r.IntN(4)), 3}, {benchText(r, z, vocab, 20+r.IntN(30)), 1}}})
+		}
+		if err := ix.PutMany(ctx, nil, "t", docs); err != nil {
+			t.Fatal(err)
+		}
+		var tr rankTrace
+		ix.trace = func(x rankTrace) { tr = x }
+		q := strings.Join(vocab[:40], " ")
+		got, err := ix.Search(ctx, "t", q, 20, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d postings, read %d, looked up %d, %d rounds, approximate %v", tr.total, tr.reads, tr.lookups, tr.rounds, tr.approximate)
+		if !tr.approximate || tr.reads > longReads || tr.lookups > int64(4*longCandidates*docScanTerms) {
+			t.Errorf("approximate %v, read %d, looked up %d: over budget", tr.approximate, tr.reads, tr.lookups)
+		}
+		terms := queryTerms(q)[:maxQueryTerms]
+		conn := ix.conn(ctx, nil)
+		stats, _ := ix.corpusStats(conn, "t")
+		ts, _ := ix.termStats(conn, "t", terms, stats.avgdl)
+		all, err := ix.searchAll(conn, "t", terms, ts, stats, 1000, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact := map[int64]float64{}
+		for _, h := range all {
+			exact[h.DocID] = h.Score
+		}
+		inTop := 0
+		for i, h := range got {
+			if i > 0 && h.Score > got[i-1].Score {
+				t.Errorf("not sorted: %v", got)
+			}
+			if e, ok := exact[h.DocID]; ok && h.Score > e*(1+1e-9) {
+				t.Errorf("doc %d scored %v, more than its BM25 score %v", h.DocID, h.Score, e)
+			}
+		}
+		for _, h := range all[:20] {
+			for _, g := range got {
+				if g.DocID == h.DocID {
+					inTop++
+				}
+			}
+		}
+		t.Logf("%d of the exact top 20 returned", inTop)
+		if len(got) != 20 || inTop < 10 {
+			t.Errorf("%d hits, %d of the exact top 20", len(got), inTop)
+		}
+	})
+}

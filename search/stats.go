@@ -1,0 +1,317 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"sort"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Statistics Search needs, cached per doc type: the corpus's document
+// count, average and largest length, and per term its document frequency
+// and the distribution of its postings over (tf, doc_len), from which the
+// ranker predicts how many postings a score threshold reads.
+//
+// An entry is fresh for statsTTL. After that it keeps serving while one
+// background query refreshes it, up to staleFactor times the TTL (an hour
+// by default); older entries (or a TTL of zero, in tests) are read in the
+// query's path. So a term's frequencies cost one grouped scan of its
+// postings when first searched, then one every TTL while it is searched,
+// off the request path: as before, a search sees document frequencies at
+// most a TTL (and one refresh) old.
+
+const (
+	staleFactor = 120
+	// tsPairsMax bounds the (tf, length) pairs held by the term cache
+	// (about 24 bytes each); it is cleared when full.
+	tsPairsMax = 1 << 20
+	// refreshTimeout bounds a background refresh.
+	refreshTimeout = time.Minute
+)
+
+// corpusStats describe one doc type.
+type corpusStats struct {
+	n     int64
+	avgdl float64
+	maxDL int64
+	at    time.Time
+}
+
+type dfKey struct{ docType, term string }
+
+type dfEntry struct {
+	df int64
+	at time.Time
+}
+
+// termStat is a term's document frequency and the distribution of its
+// postings: pairs of (tf, doc_len) with their counts, best first (for the
+// average length known when they were read), doc_len rounded up into
+// buckets of about 3 % so a common term keeps a few hundred pairs.
+type termStat struct {
+	df    int64
+	maxTF int64
+	pairs []tfLen
+}
+
+type tfLen struct{ tf, dl, n int64 }
+
+type termEntry struct {
+	st termStat
+	at time.Time
+}
+
+// rankTrace describes one Search: reading rounds, postings read and looked
+// up, and how it ended.
+type rankTrace struct {
+	query          string
+	rounds         int
+	reads, lookups int64
+	total          int64
+	fallback       bool // scored every posting in SQL
+	approximate    bool // stopped at the work budget
+}
+
+// age says whether an entry made at is fresh, stale but usable, or too old.
+func (ix *Index) age(at time.Time) (fresh, usable bool) {
+	d := time.Since(at)
+	if d < ix.statsTTL {
+		return true, true
+	}
+	return false, ix.statsTTL > 0 && d < staleFactor*ix.statsTTL
+}
+
+func (ix *Index) corpusStats(db *gorm.DB, docType string) (corpusStats, error) {
+	ix.mu.Lock()
+	c, ok := ix.corpus[docType]
+	ix.mu.Unlock()
+	if ok {
+		fresh, usable := ix.age(c.at)
+		if fresh {
+			return c, nil
+		}
+		if usable {
+			ix.refreshLater(docType, nil)
+			return c, nil
+		}
+	}
+	c, err := loadCorpus(db, docType)
+	if err != nil {
+		return c, err
+	}
+	ix.mu.Lock()
+	ix.corpus[docType] = c
+	ix.mu.Unlock()
+	return c, nil
+}
+
+func loadCorpus(db *gorm.DB, docType string) (corpusStats, error) {
+	var row struct {
+		N     int64
+		Total float64
+		Max   int64
+	}
+	if err := db.Raw("SELECT COUNT(*) AS n, COALESCE(SUM(length), 0) AS total, COALESCE(MAX(length), 0) AS max FROM search_docs WHERE doc_type = ?", docType).Scan(&row).Error; err != nil {
+		return corpusStats{}, fmt.Errorf("search: %s stats: %w", docType, err)
+	}
+	c := corpusStats{n: row.N, avgdl: 1, maxDL: max(row.Max, 1), at: time.Now()}
+	if row.N > 0 && row.Total > 0 {
+		c.avgdl = row.Total / float64(row.N)
+	}
+	return c, nil
+}
+
+// termStats returns the statistics of terms, from the cache or one grouped
+// scan of the rank index.
+func (ix *Index) termStats(db *gorm.DB, docType string, terms []string, avgdl float64) (map[string]termStat, error) {
+	out := make(map[string]termStat, len(terms))
+	var missing, stale []string
+	ix.mu.Lock()
+	for _, t := range terms {
+		e, ok := ix.ts[dfKey{docType, t}]
+		fresh, usable := ix.age(e.at)
+		switch {
+		case ok && fresh:
+			out[t] = e.st
+		case ok && usable:
+			out[t] = e.st
+			stale = append(stale, t)
+		default:
+			missing = append(missing, t)
+		}
+	}
+	ix.mu.Unlock()
+	if len(stale) > 0 {
+		ix.refreshLater(docType, stale)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := loadTerms(db, docType, missing, avgdl)
+	if err != nil {
+		return nil, err
+	}
+	for t, st := range got {
+		out[t] = st
+	}
+	ix.storeTerms(docType, got)
+	return out, nil
+}
+
+func (ix *Index) storeTerms(docType string, got map[string]termStat) {
+	now := time.Now()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for t, st := range got {
+		// A zero is not cached: the next Put may add the term, and Search
+		// skips terms with no documents.
+		if st.df == 0 {
+			if old, ok := ix.ts[dfKey{docType, t}]; ok {
+				ix.tsPairs -= len(old.st.pairs)
+				delete(ix.ts, dfKey{docType, t})
+			}
+			continue
+		}
+		if ix.tsPairs+len(st.pairs) > tsPairsMax || len(ix.ts) >= dfCacheMax {
+			clear(ix.ts)
+			ix.tsPairs = 0
+		}
+		k := dfKey{docType, t}
+		if old, ok := ix.ts[k]; ok {
+			ix.tsPairs -= len(old.st.pairs)
+		}
+		ix.ts[k] = termEntry{st, now}
+		ix.tsPairs += len(st.pairs)
+	}
+}
+
+// loadTerms reads the (tf, doc_len) distribution of terms: one ordered
+// walk of the rank index (doc_type, term, tf, doc_len).
+func loadTerms(db *gorm.DB, docType string, terms []string, avgdl float64) (map[string]termStat, error) {
+	out := make(map[string]termStat, len(terms))
+	for _, t := range terms {
+		out[t] = termStat{}
+	}
+	rows, err := db.Raw("SELECT term, tf, doc_len, COUNT(*) AS n FROM search_postings WHERE doc_type = ? AND term IN ? GROUP BY term, tf, doc_len",
+		docType, terms).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("search: %s term frequencies: %w", docType, err)
+	}
+	defer rows.Close()
+	type key struct {
+		term   string
+		tf, dl int64
+	}
+	merged := map[key]int64{}
+	for rows.Next() {
+		var term string
+		var tf, dl, n int64
+		if err := rows.Scan(&term, &tf, &dl, &n); err != nil {
+			return nil, fmt.Errorf("search: %s term frequencies: %w", docType, err)
+		}
+		merged[key{term, tf, dlBucket(dl)}] += n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search: %s term frequencies: %w", docType, err)
+	}
+	for k, n := range merged {
+		st, ok := out[k.term]
+		if !ok {
+			continue
+		}
+		st.df += n
+		st.maxTF = max(st.maxTF, k.tf)
+		st.pairs = append(st.pairs, tfLen{k.tf, k.dl, n})
+		out[k.term] = st
+	}
+	c0, c1 := bm25K1*(1-bm25B), bm25K1*bm25B/avgdl
+	for t, st := range out {
+		g := func(p tfLen) float64 { f := float64(p.tf); return f / (f + c0 + c1*float64(p.dl)) }
+		sort.Slice(st.pairs, func(i, j int) bool {
+			gi, gj := g(st.pairs[i]), g(st.pairs[j])
+			if gi != gj {
+				return gi > gj
+			}
+			if st.pairs[i].tf != st.pairs[j].tf {
+				return st.pairs[i].tf > st.pairs[j].tf
+			}
+			return st.pairs[i].dl < st.pairs[j].dl
+		})
+		out[t] = st
+	}
+	return out, nil
+}
+
+// dlBucket rounds a length up to the end of its bucket: exact under 64,
+// then buckets of 1/32 to 1/64 of the length. The largest length of the
+// bucket gives the lowest score, so estimates err on the side of
+// thresholds that read enough.
+func dlBucket(dl int64) int64 {
+	if dl < 64 {
+		return dl
+	}
+	shift := bits.Len64(uint64(dl)) - 6
+	return ((dl>>shift)+1)<<shift - 1
+}
+
+// refreshLater reloads the corpus statistics (terms nil) or the given
+// terms of docType in the background, unless a refresh of them runs.
+func (ix *Index) refreshLater(docType string, terms []string) {
+	var keys []dfKey
+	ix.mu.Lock()
+	if terms == nil {
+		k := dfKey{docType, ""}
+		if !ix.inFlight[k] {
+			keys = append(keys, k)
+		}
+	}
+	for _, t := range terms {
+		k := dfKey{docType, t}
+		if !ix.inFlight[k] {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		ix.inFlight[k] = true
+	}
+	ix.mu.Unlock()
+	if len(keys) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		defer cancel()
+		defer func() {
+			ix.mu.Lock()
+			for _, k := range keys {
+				delete(ix.inFlight, k)
+			}
+			ix.mu.Unlock()
+		}()
+		db := ix.conn(ctx, nil)
+		if terms == nil {
+			if c, err := loadCorpus(db, docType); err == nil {
+				ix.mu.Lock()
+				ix.corpus[docType] = c
+				ix.mu.Unlock()
+			}
+			return
+		}
+		ts := make([]string, len(keys))
+		for i, k := range keys {
+			ts[i] = k.term
+		}
+		ix.mu.Lock()
+		avgdl := ix.corpus[docType].avgdl
+		ix.mu.Unlock()
+		if avgdl <= 0 {
+			avgdl = 1
+		}
+		if got, err := loadTerms(db, docType, ts, avgdl); err == nil {
+			ix.storeTerms(docType, got)
+		}
+	}()
+}
