@@ -239,22 +239,14 @@ func baselineRanker(arts []Article, exs []Example) func(string) []int64 {
 		text[e.ArticleID].WriteString("\n" + e.Text)
 	}
 	plain := featurizer{}
-	docs := make([]map[string]int32, len(arts))
+	texts := make([]string, len(arts))
 	for i, a := range arts {
-		docs[i] = plain.counts(text[a.ID].String())
+		texts[i] = text[a.ID].String()
 	}
-	ix := newBM25(docs)
+	ix := newBM25(&plain, texts, len(texts))
 	return func(q string) []int64 {
-		seen := map[string]bool{}
-		var terms []string
-		plain.each(q, func(k []byte) {
-			if !seen[string(k)] {
-				seen[string(k)] = true
-				terms = append(terms, string(k))
-			}
-		})
 		s := make([]float64, len(arts))
-		ix.score(terms, s)
+		ix.score(&plain, q, func(d int32, w float32) { s[d] += float64(w) })
 		order := make([]int, len(arts))
 		for i := range order {
 			order[i] = i

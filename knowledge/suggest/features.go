@@ -80,129 +80,307 @@ func (fz *featurizer) each(text string, fn func(key []byte)) {
 
 func appendRune(b []byte, r rune) []byte { return append(b, string(r)...) }
 
+// hashKey is the 64-bit hash of a feature key (FNV-1a, then a
+// murmur-style finaliser so that the low bits index a table well). Keys are
+// never stored: two keys with one hash would share a feature, which at
+// 64 bits does not happen in a knowledge base's vocabulary.
+func hashKey(k []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range k {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	if h == 0 {
+		h = 1 // 0 marks an empty slot
+	}
+	return h
+}
+
+// featTable maps feature hashes to dense indices, numbered in order of
+// first sight: an open-addressing table (linear probing, at most half
+// full) of 12 bytes a slot, a fraction of a string-keyed map's size and
+// cost.
+type featTable struct {
+	keys []uint64 // 0: empty
+	vals []int32
+	n    int
+}
+
+func (t *featTable) get(h uint64) (int32, bool) {
+	if len(t.keys) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(t.keys) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch t.keys[i] {
+		case h:
+			return t.vals[i], true
+		case 0:
+			return 0, false
+		}
+	}
+}
+
+// put returns the index of h, giving it the next index if it is new.
+func (t *featTable) put(h uint64) (idx int32, added bool) {
+	if 2*(t.n+1) > len(t.keys) {
+		t.grow()
+	}
+	mask := uint64(len(t.keys) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch t.keys[i] {
+		case h:
+			return t.vals[i], false
+		case 0:
+			t.keys[i], t.vals[i] = h, int32(t.n)
+			t.n++
+			return t.vals[i], true
+		}
+	}
+}
+
+func (t *featTable) grow() {
+	old, oldV := t.keys, t.vals
+	size := max(2*len(old), 1024)
+	t.keys, t.vals = make([]uint64, size), make([]int32, size)
+	mask := uint64(size - 1)
+	for j, h := range old {
+		if h == 0 {
+			continue
+		}
+		i := h & mask
+		for t.keys[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.keys[i], t.vals[i] = h, oldV[j]
+	}
+}
+
 // vocab maps feature keys to indices and holds their inverse document
 // frequencies.
 type vocab struct {
-	ids  map[string]int32
+	tab  featTable
 	idf  []float32
 	char []bool // feature is a character feature (its own L2 block)
 }
 
+// docSet holds documents as sparse rows of feature indices and raw counts
+// (capped at 255, far past where sublinear tf stops mattering): 5 bytes a
+// non-zero, in chunks of a million that are filled in turn, so that growing
+// the set never copies it. At 100,000 tickets that is about 60 MB. After
+// finish, row d's TF-IDF vector is rebuilt on demand (row) from the counts,
+// the IDF and two scales per document.
+type docSet struct {
+	idx   [][]int32
+	cnt   [][]uint8
+	scale [][2]float32 // by row: factor of word and of character features
+
+	freeI []int32 // rest of the current chunk
+	freeC []uint8
+}
+
+const docChunk = 1 << 20
+
+func (s *docSet) len() int { return len(s.idx) }
+
+// addRow appends a row of n entries and returns it to be filled.
+func (s *docSet) addRow(n int) ([]int32, []uint8) {
+	if n > len(s.freeI) {
+		size := max(n, docChunk)
+		s.freeI, s.freeC = make([]int32, size), make([]uint8, size)
+	}
+	idx, cnt := s.freeI[:n:n], s.freeC[:n:n]
+	s.freeI, s.freeC = s.freeI[n:], s.freeC[n:]
+	s.idx, s.cnt = append(s.idx, idx), append(s.cnt, cnt)
+	return idx, cnt
+}
+
+// tfLog is 1 + ln(count), sublinear term frequency.
+var tfLog = func() (t [256]float32) {
+	for i := 1; i < 256; i++ {
+		t[i] = float32(1 + math.Log(float64(i)))
+	}
+	return t
+}()
+
+// row writes the TF-IDF vector of row d into x (reusing its storage).
+func (s *docSet) row(v *vocab, d int, x *vec) {
+	x.idx = append(x.idx[:0], s.idx[d]...)
+	x.val = x.val[:0]
+	for j := range x.idx {
+		x.val = append(x.val, s.val(v, d, j))
+	}
+}
+
+// val is the TF-IDF value of entry j of row d.
+func (s *docSet) val(v *vocab, d, j int) float32 {
+	f, k := s.idx[d][j], 0
+	if v.char[f] {
+		k = 1
+	}
+	return tfLog[s.cnt[d][j]] * v.idf[f] * s.scale[d][k]
+}
+
 // vocabBuilder numbers features in order of first sight (deterministic:
-// documents and their features come in a fixed order) and counts document
-// frequencies. Documents are kept as count vectors, not string maps: at
-// 100,000 tickets that is the difference between 80 MB and 500 MB.
+// documents and their features come in a fixed order), counts document
+// frequencies and keeps the documents as count rows.
 type vocabBuilder struct {
-	ids  map[string]int32
-	df   []int32
-	char []bool
-	docs []vec // raw counts in val
-	tf   map[int32]int32
+	tab    featTable
+	hashes []uint64 // by index
+	df     []int32
+	char   []bool
+	docs   docSet
+	buf    []int32
 }
 
-func newVocabBuilder() *vocabBuilder {
-	return &vocabBuilder{ids: map[string]int32{}, tf: map[int32]int32{}}
-}
+func newVocabBuilder() *vocabBuilder { return &vocabBuilder{} }
 
-// add featurizes text as one more document and returns its index.
-func (b *vocabBuilder) add(fz *featurizer, text string) int {
-	clear(b.tf)
+// add featurizes text as one more document.
+func (b *vocabBuilder) add(fz *featurizer, text string) {
+	b.buf = b.buf[:0]
 	fz.each(text, func(k []byte) {
-		i, ok := b.ids[string(k)]
-		if !ok {
-			i = int32(len(b.df))
-			b.ids[string(k)] = i
+		h := hashKey(k)
+		i, added := b.tab.put(h)
+		if added {
+			b.hashes = append(b.hashes, h)
 			b.df = append(b.df, 0)
 			b.char = append(b.char, k[0] == kindChar)
 		}
-		b.tf[i]++
+		b.buf = append(b.buf, i)
 	})
-	x := vec{idx: make([]int32, 0, len(b.tf)), val: make([]float32, len(b.tf))}
-	for i := range b.tf {
-		x.idx = append(x.idx, i)
-		b.df[i]++
+	slices.Sort(b.buf)
+	n := 0
+	for j := range b.buf {
+		if j == 0 || b.buf[j] != b.buf[j-1] {
+			n++
+		}
 	}
-	slices.Sort(x.idx)
-	for j, i := range x.idx {
-		x.val[j] = float32(b.tf[i])
+	idx, cnt := b.docs.addRow(n)
+	w := -1
+	for j, i := range b.buf {
+		if j == 0 || i != b.buf[j-1] {
+			w++
+			idx[w], cnt[w] = i, 0
+			b.df[i]++
+		}
+		if cnt[w] < 255 {
+			cnt[w]++
+		}
 	}
-	b.docs = append(b.docs, x)
-	return len(b.docs) - 1
+}
+
+// classCounts returns, by feature (of nFeat), the number of distinct
+// classes among the rows that have it (row d has class ys[d], in [0, c)).
+func (s *docSet) classCounts(ys []int32, c, nFeat int) []int32 {
+	byClass := make([]int32, c+1) // counting sort of the rows by class
+	for _, y := range ys {
+		byClass[y+1]++
+	}
+	for k := range c {
+		byClass[k+1] += byClass[k]
+	}
+	order := make([]int32, len(ys))
+	for r, y := range ys {
+		order[byClass[y]] = int32(r)
+		byClass[y]++
+	}
+	counts := make([]int32, nFeat)
+	last := make([]int32, nFeat)
+	for i := range last {
+		last[i] = -1
+	}
+	for _, r := range order {
+		y := ys[r]
+		for _, f := range s.idx[r] {
+			if last[f] != y {
+				last[f] = y
+				counts[f]++
+			}
+		}
+	}
+	return counts
 }
 
 // finish drops features found in fewer than minDF documents, computes the
-// IDF and turns every document into its TF-IDF vector (see tfidf).
-func (b *vocabBuilder) finish(minDF int) (*vocab, []vec) {
+// IDF and each document's TF-IDF scales (see scales).
+func (b *vocabBuilder) finish(minDF int) (*vocab, *docSet) {
 	remap := make([]int32, len(b.df))
-	v := &vocab{ids: make(map[string]int32, len(b.ids))}
-	n := float64(len(b.docs))
-	// Keys in index order, so the kept features keep their relative order.
-	keys := make([]string, len(b.df))
-	for k, i := range b.ids {
-		keys[i] = k
-	}
-	for i, k := range keys {
+	v := &vocab{}
+	n := float64(b.docs.len())
+	for i, h := range b.hashes {
 		if int(b.df[i]) < minDF {
 			remap[i] = -1
 			continue
 		}
-		remap[i] = int32(len(v.idf))
-		v.ids[k] = remap[i]
+		remap[i], _ = v.tab.put(h)
 		// Smoothed IDF, always positive (as scikit-learn's TfidfVectorizer).
 		v.idf = append(v.idf, float32(math.Log((n+1)/(float64(b.df[i])+1))+1))
 		v.char = append(v.char, b.char[i])
 	}
-	for d, x := range b.docs {
-		out := vec{idx: x.idx[:0], val: x.val[:0]}
-		for j, i := range x.idx {
-			if r := remap[i]; r >= 0 {
-				out.idx = append(out.idx, r)
-				out.val = append(out.val, x.val[j])
+	b.tab, b.hashes, b.df, b.char = featTable{}, nil, nil, nil
+	d := &b.docs
+	d.scale = make([][2]float32, d.len())
+	var x vec
+	for r, idx := range d.idx {
+		cnt, w := d.cnt[r], 0
+		for j, i := range idx {
+			if f := remap[i]; f >= 0 {
+				idx[w], cnt[w] = f, cnt[j]
+				w++
 			}
 		}
-		v.tfidf(&out)
-		b.docs[d] = out
+		d.idx[r], d.cnt[r] = idx[:w:w], cnt[:w:w]
+		// Scales: the vector with unit scales, through scales.
+		d.scale[r] = [2]float32{1, 1}
+		d.row(v, r, &x)
+		d.scale[r] = v.scales(x)
 	}
-	return v, b.docs
+	d.freeI, d.freeC = nil, nil
+	return v, d
 }
 
 // vectorizeText is the TF-IDF vector of text; features unknown to the
-// vocabulary are dropped (the Rank path: no string is built per feature).
+// vocabulary are dropped.
 func (v *vocab) vectorizeText(fz *featurizer, text string) vec {
-	tf := map[int32]int32{}
+	var ids []int32
 	fz.each(text, func(k []byte) {
-		if i, ok := v.ids[string(k)]; ok {
-			tf[i]++
+		if i, ok := v.tab.get(hashKey(k)); ok {
+			ids = append(ids, i)
 		}
 	})
-	x := vec{idx: make([]int32, 0, len(tf)), val: make([]float32, len(tf))}
-	for i := range tf {
+	slices.Sort(ids) // sums below in a fixed order: deterministic
+	x := vec{idx: make([]int32, 0, len(ids)), val: make([]float32, 0, len(ids))}
+	for j := 0; j < len(ids); {
+		i, n := ids[j], 1
+		for j+n < len(ids) && ids[j+n] == i {
+			n++
+		}
+		j += n
 		x.idx = append(x.idx, i)
+		x.val = append(x.val, tfLog[min(n, 255)]*v.idf[i])
 	}
-	slices.Sort(x.idx) // sums below in a fixed order: deterministic
+	sc := v.scales(x)
 	for j, i := range x.idx {
-		x.val[j] = float32(tf[i])
+		if v.char[i] {
+			x.val[j] *= sc[1]
+		} else {
+			x.val[j] *= sc[0]
+		}
 	}
-	v.tfidf(&x)
 	return x
 }
 
-// counts returns the feature counts of text (for BM25).
-func (fz *featurizer) counts(text string) map[string]int32 {
-	m := map[string]int32{}
-	fz.each(text, func(k []byte) { m[string(k)]++ })
-	return m
-}
-
-// tfidf turns the raw counts in x.val (x.idx sorted) into a TF-IDF
-// vector in place: sublinear tf (1 + ln tf) times IDF; the word block
-// (words and bigrams) and the character block are each scaled to unit
-// length, so that long words' many n-grams do not drown the words, then the
-// whole to unit length.
-func (v *vocab) tfidf(x *vec) {
-	for j, i := range x.idx {
-		x.val[j] = float32((1 + math.Log(float64(x.val[j]))) * float64(v.idf[i]))
-	}
+// scales returns the factors that make a TF-IDF vector x (sublinear tf
+// times IDF, as row and vectorizeText make it) what the classifier and
+// the cosine use: the word block (words and bigrams) and the character
+// block each scaled to unit length, so that long words' many n-grams do
+// not drown the words, then the whole to unit length.
+func (v *vocab) scales(x vec) [2]float32 {
 	var nw, nc float64
 	for j, i := range x.idx {
 		f := float64(x.val[j])
@@ -212,27 +390,18 @@ func (v *vocab) tfidf(x *vec) {
 			nw += f * f
 		}
 	}
-	var sw, sc float64
+	var sw, sc, blocks float64
 	if nw > 0 {
 		sw = 1 / math.Sqrt(nw)
+		blocks++
 	}
 	if nc > 0 {
 		sc = 1 / math.Sqrt(nc)
+		blocks++
 	}
-	var n float64
-	for j, i := range x.idx {
-		s := sw
-		if v.char[i] {
-			s = sc
-		}
-		f := float64(x.val[j]) * s
-		x.val[j] = float32(f)
-		n += f * f
+	if blocks > 1 {
+		// Two unit blocks: the whole has length sqrt 2.
+		sw, sc = sw/math.Sqrt2, sc/math.Sqrt2
 	}
-	if n > 0 {
-		s := 1 / math.Sqrt(n)
-		for j := range x.val {
-			x.val[j] = float32(float64(x.val[j]) * s)
-		}
-	}
+	return [2]float32{float32(sw), float32(sc)}
 }

@@ -2,6 +2,9 @@ package suggest
 
 import (
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -202,4 +205,134 @@ func TestConcurrentRank(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// denseRank is the reference for Rank: every article scored the plain way
+// (dense arrays over all articles, softmax over all), best first.
+func denseRank(m *Model, text string) []Suggestion {
+	n := len(m.ids)
+	txt := make([]float64, n)
+	wordFz := featurizer{stem: m.p.fz.stem}
+	textHit := m.bm25.score(&wordFz, text, func(a int32, w float32) { txt[a] += float64(w) / m.p.textTemp })
+	q := m.artVoc.vectorizeText(&m.p.fz, text)
+	for j, f := range q.idx {
+		textHit = true
+		for _, e := range m.artPost[m.artOff[f]:m.artOff[f+1]] {
+			txt[e.doc] += m.p.textCos * float64(q.val[j]) * float64(e.w)
+		}
+	}
+	softmax(txt)
+	clf := make([]float64, n)
+	if m.clf != nil {
+		x := m.voc.vectorizeText(&m.p.fz, text)
+		if len(x.idx) == 0 && !textHit {
+			return nil
+		}
+		var raw []float64
+		var arts []int
+		for a := range n {
+			if m.isClass[a] {
+				arts = append(arts, a)
+				raw = append(raw, 0)
+			}
+		}
+		pos := map[int32]int{}
+		for i, a := range arts {
+			pos[int32(a)] = i
+		}
+		for j, f := range x.idx {
+			for i, a := range m.clf.cls[m.clf.off[f]:m.clf.off[f+1]] {
+				raw[pos[a]] += float64(x.val[j]) * float64(m.clf.w[int(m.clf.off[f])+i])
+			}
+		}
+		softmax(raw)
+		for i, a := range arts {
+			clf[a] = raw[i]
+		}
+	} else if !textHit {
+		return nil
+	}
+	out := make([]Suggestion, n)
+	var z float64
+	for a := range n {
+		s := m.clfShare * clf[a]
+		if textHit {
+			s += m.textW[a] * txt[a]
+		}
+		out[a] = Suggestion{m.ids[a], s}
+		z += s
+	}
+	for a := range out {
+		out[a].Score /= z
+	}
+	slices.SortFunc(out, better)
+	return out
+}
+
+// TestRankSparse checks Rank, which scores only the articles a text
+// reaches, against denseRank on a base where most articles share nothing
+// with a query: many linked articles and many without links, with equal
+// numbers of links (equal scores).
+func TestRankSparse(t *testing.T) {
+	words := strings.Fields("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu")
+	var arts []Article
+	var exs []Example
+	for i := range 400 {
+		id := int64(1000 - 2*i) // IDs not in input order
+		w1, w2 := words[i%len(words)], words[(i/len(words))%len(words)]
+		arts = append(arts, Article{ID: id, Title: w1 + " " + w2, Body: fmt.Sprintf("about %s and %s number %d", w1, w2, i)})
+		if i%3 != 0 {
+			for j := range 1 + i%4 {
+				exs = append(exs, Example{ArticleID: id, Text: fmt.Sprintf("my %s is %s %d", w1, w2, j)})
+			}
+		}
+	}
+	for _, withLinks := range []bool{true, false} {
+		var m *Model
+		if withLinks {
+			m = Build(arts, exs, Options{Epochs: 5})
+		} else {
+			m = Build(arts, nil, Options{})
+		}
+		for _, q := range []string{"alpha", "my bravo is kilo", "zulu number 7", "number", "mike november oscar papa", "is my", "nothing matches zzz"} {
+			want := denseRank(m, q)
+			got := m.Rank(q, 0)
+			if len(got) != len(want) {
+				t.Fatalf("links %v, Rank(%q, 0): %d suggestions, want %d", withLinks, q, len(got), len(want))
+			}
+			score := map[int64]float64{}
+			for _, s := range want {
+				score[s.ArticleID] = s.Score
+			}
+			for i, s := range got {
+				if d := s.Score - score[s.ArticleID]; d > 1e-9 || d < -1e-9 {
+					t.Fatalf("links %v, Rank(%q): article %d scores %v, dense %v", withLinks, q, s.ArticleID, s.Score, score[s.ArticleID])
+				}
+				if i > 0 && better(got[i-1], s) > 0 {
+					t.Fatalf("links %v, Rank(%q): %v before %v", withLinks, q, got[i-1], s)
+				}
+			}
+			for _, k := range []int{1, 3, 10, 150, 399} {
+				if gk := m.Rank(q, k); !slices.Equal(gk, got[:min(k, len(got))]) {
+					t.Fatalf("links %v, Rank(%q, %d) = %v, want the first of Rank(q, 0) %v", withLinks, q, k, gk, got[:min(k, len(got))])
+				}
+			}
+		}
+	}
+}
+
+// softmax turns scores into probabilities in place.
+func softmax(s []float64) {
+	mx := math.Inf(-1)
+	for _, v := range s {
+		mx = max(mx, v)
+	}
+	var z float64
+	for i, v := range s {
+		s[i] = math.Exp(v - mx)
+		z += s[i]
+	}
+	for i := range s {
+		s[i] /= z
+	}
 }

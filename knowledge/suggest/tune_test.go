@@ -101,7 +101,7 @@ func TestTune(t *testing.T) {
 }
 
 // parseVariant applies "k=v+k=v" settings to p and o.
-func parseVariant(t *testing.T, v string, p *params, o *Options) {
+func parseVariant(t testing.TB, v string, p *params, o *Options) {
 	if v == "default" {
 		return
 	}
@@ -138,6 +138,18 @@ func parseVariant(t *testing.T, v string, p *params, o *Options) {
 			p.textK = f
 		case "prune":
 			p.prune = float32(f)
+		case "neg":
+			p.maxNeg = i
+		case "cb":
+			p.coldBoost = f
+		case "nm":
+			p.newMin = float32(f)
+		case "mc":
+			p.maxClasses = i
+		case "row":
+			p.maxRow = i
+		case "all":
+			p.allClasses = i == 1
 		case "title":
 			p.titleN = i
 		default:
