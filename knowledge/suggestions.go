@@ -293,7 +293,9 @@ func (s *Service) Suggest(ctx context.Context, actor accounts.User, ticketID int
 	if strings.TrimSpace(snippetQuery) == "" {
 		snippetQuery = t.Description
 	}
-	for _, r := range m.model.Rank(sb.String(), 0) {
+	// Rank returns every article when asked for 0; a bounded list leaves
+	// room for the audience filter below without ranking the whole base.
+	for _, r := range m.model.Rank(sb.String(), max(4*limit, 50)) {
 		if len(out) == limit {
 			break
 		}

@@ -926,26 +926,28 @@ func (r *ranker) rankLong() ([]Hit, rankResult, error) {
 				continue
 			}
 			c := &candidate{id: h.DocID, score: h.Score, known: mask, pass: 1}
+			if r.filter != nil {
+				c.pass = 0
+			}
 			r.cands[c.id] = c
 			r.order = append(r.order, c)
 			fresh = append(fresh, c)
 		}
-		if r.filter != nil && len(fresh) > 0 {
-			for _, c := range fresh {
-				c.pass = 0
+		if err := r.complete(fresh, 0); err != nil {
+			return nil, 0, err
+		}
+		// The filter, best first, on as few as give k.
+		sort.SliceStable(fresh, func(a, b int) bool { return fresh[a].score > fresh[b].score })
+		for len(fresh) > 0 && r.filter != nil {
+			need := r.k - r.passing()
+			if need <= 0 {
+				break
 			}
-			if err := r.applyFilter(fresh); err != nil {
+			n := min(len(fresh), max(2*need, 16))
+			if err := r.applyFilter(fresh[:n]); err != nil {
 				return nil, 0, err
 			}
-		}
-		var keep []*candidate
-		for _, c := range fresh {
-			if c.pass == 1 {
-				keep = append(keep, c)
-			}
-		}
-		if err := r.complete(keep, 0); err != nil {
-			return nil, 0, err
+			fresh = fresh[n:]
 		}
 		if r.passing() >= r.k || len(hits) < limit || r.rounds >= 3 {
 			if len(rare) == len(r.terms) && (r.passing() >= r.k || len(hits) < limit) {

@@ -34,7 +34,10 @@ func (s slaTimer) Schedule(ctx context.Context, id string, at time.Time, ticketI
 	if err != nil {
 		return err
 	}
-	return s.t.Schedule(ctx, id, at, b)
+	// asynq keeps ProcessAt in whole seconds and polls every 100 ms: arm a
+	// second early so the task is surely ready, and let Fire wait out the
+	// rest to the exact instant.
+	return s.t.Schedule(ctx, id, at.Add(-time.Second), b)
 }
 
 func (s slaTimer) Cancel(ctx context.Context, id string) error { return s.t.Cancel(ctx, id) }

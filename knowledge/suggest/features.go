@@ -171,8 +171,9 @@ type vocab struct {
 
 // docSet holds documents as sparse rows of feature indices and raw counts
 // (capped at 255, far past where sublinear tf stops mattering): 5 bytes a
-// non-zero, in chunks of a million that are filled in turn, so that growing
-// the set never copies it. At 100,000 tickets that is about 60 MB. After
+// non-zero, in chunks that are filled in turn (each twice the last, up to
+// a million), so that growing the set never copies it. At 100,000 tickets
+// that is about 60 MB. After
 // finish, row d's TF-IDF vector is rebuilt on demand (row) from the counts,
 // the IDF and two scales per document.
 type docSet struct {
@@ -182,6 +183,7 @@ type docSet struct {
 
 	freeI []int32 // rest of the current chunk
 	freeC []uint8
+	chunk int // size of the current chunk
 }
 
 const docChunk = 1 << 20
@@ -191,7 +193,8 @@ func (s *docSet) len() int { return len(s.idx) }
 // addRow appends a row of n entries and returns it to be filled.
 func (s *docSet) addRow(n int) ([]int32, []uint8) {
 	if n > len(s.freeI) {
-		size := max(n, docChunk)
+		s.chunk = min(max(2*s.chunk, 4096), docChunk)
+		size := max(n, s.chunk)
 		s.freeI, s.freeC = make([]int32, size), make([]uint8, size)
 	}
 	idx, cnt := s.freeI[:n:n], s.freeC[:n:n]

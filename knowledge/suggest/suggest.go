@@ -77,12 +77,16 @@ type Suggestion struct {
 }
 
 // MinScore is the score under which a suggestion is not worth showing:
-// measured on CLINC150 (docs/BENCHMARKS.md), a best suggestion scoring
+// measured on CLINC150 (docs/BENCHMARKS.md), a first suggestion scoring
 // under it is usually for a question no article answers, and rarely a right
 // one. Rank does not apply it; callers drop suggestions with
-// Score < MinScore. Chosen on CLINC150's validation questions as the
-// largest threshold that loses under 1 % of the right first suggestions;
-// there it withholds suggestions from about 60 % of out-of-scope queries.
+// Score < MinScore, best applied to the first suggestion (show none when it
+// scores under MinScore), since later ones have smaller shares by nature.
+// Chosen on CLINC150's validation questions as the largest threshold that
+// loses at most 1 % of the right first suggestions; on its test questions
+// it withholds suggestions from 61 % of the out-of-scope queries and loses
+// 1.0 % of the right first suggestions. Scores spread over near-duplicate
+// articles, so in a base with many of them more right answers fall under it.
 const MinScore = 0.2
 
 // Options tunes Build. The zero value is the measured default.
@@ -197,10 +201,11 @@ type Model struct {
 // ticket, at most 1,024 (those with the most links); the others are ranked
 // by the text match (see the package doc).
 //
-// Cost on the project's 2-core box (docs/BENCHMARKS.md): 1-3 s and
-// 30-60 MB of heap at peak for 10,000-15,000 examples and 77-150 articles,
-// about 10 s and 110 MB for 100,000 examples and 10,000 articles. Build is
-// single-threaded.
+// Cost on the project's 2-core box (docs/BENCHMARKS.md): 1.3-2.5 s and
+// under 30 MB of heap at peak for 10,000-15,000 examples and 77-150
+// articles; 7-10 s and under 90 MB for 100,000 examples and 10,000
+// articles. The costliest shape measured is about 1,000 articles with 100
+// links each (18-22 s, 155 MB). Build is single-threaded.
 func Build(articles []Article, examples []Example, opts Options) *Model {
 	p := defaultParams()
 	if opts.p != nil {
@@ -391,6 +396,7 @@ type scratch struct {
 	gen      uint32
 	txt, clf []float64
 	touched  []int32
+	cand     []Suggestion // the touched articles' suggestions
 }
 
 func (sc *scratch) touch(a int32) {
@@ -505,10 +511,11 @@ func (m *Model) Rank(text string, k int) []Suggestion {
 	if k <= 0 || k > n {
 		k = n
 	}
-	touched := make([]Suggestion, len(sc.touched))
-	for i, a := range sc.touched {
-		touched[i] = Suggestion{ArticleID: m.ids[a], Score: fused(a, sc.clf[a], sc.txt[a]) / z}
+	touched := sc.cand[:0]
+	for _, a := range sc.touched {
+		touched = append(touched, Suggestion{ArticleID: m.ids[a], Score: fused(a, sc.clf[a], sc.txt[a]) / z})
 	}
+	sc.cand = touched
 	touched = topK(touched, k)
 
 	// The untouched articles: classes, grouped by textW (decreasing), and

@@ -287,18 +287,20 @@ func TestRankSparse(t *testing.T) {
 			}
 		}
 	}
-	for _, withLinks := range []bool{true, false} {
-		var m *Model
-		if withLinks {
-			m = Build(arts, exs, Options{Epochs: 5})
-		} else {
-			m = Build(arts, nil, Options{})
-		}
+	few := defaultParams()
+	few.maxClasses = 50 // the other linked articles go to the text match
+	for _, c := range []struct {
+		name string
+		exs  []Example
+		opts Options
+	}{{"links", exs, Options{Epochs: 5}}, {"links, 50 classes", exs, Options{Epochs: 5, p: &few}}, {"no links", nil, Options{}}} {
+		m := Build(arts, c.exs, c.opts)
+		withLinks := c.name
 		for _, q := range []string{"alpha", "my bravo is kilo", "zulu number 7", "number", "mike november oscar papa", "is my", "nothing matches zzz"} {
 			want := denseRank(m, q)
 			got := m.Rank(q, 0)
 			if len(got) != len(want) {
-				t.Fatalf("links %v, Rank(%q, 0): %d suggestions, want %d", withLinks, q, len(got), len(want))
+				t.Fatalf("%s, Rank(%q, 0): %d suggestions, want %d", withLinks, q, len(got), len(want))
 			}
 			score := map[int64]float64{}
 			for _, s := range want {
@@ -306,15 +308,15 @@ func TestRankSparse(t *testing.T) {
 			}
 			for i, s := range got {
 				if d := s.Score - score[s.ArticleID]; d > 1e-9 || d < -1e-9 {
-					t.Fatalf("links %v, Rank(%q): article %d scores %v, dense %v", withLinks, q, s.ArticleID, s.Score, score[s.ArticleID])
+					t.Fatalf("%s, Rank(%q): article %d scores %v, dense %v", withLinks, q, s.ArticleID, s.Score, score[s.ArticleID])
 				}
 				if i > 0 && better(got[i-1], s) > 0 {
-					t.Fatalf("links %v, Rank(%q): %v before %v", withLinks, q, got[i-1], s)
+					t.Fatalf("%s, Rank(%q): %v before %v", withLinks, q, got[i-1], s)
 				}
 			}
 			for _, k := range []int{1, 3, 10, 150, 399} {
 				if gk := m.Rank(q, k); !slices.Equal(gk, got[:min(k, len(got))]) {
-					t.Fatalf("links %v, Rank(%q, %d) = %v, want the first of Rank(q, 0) %v", withLinks, q, k, gk, got[:min(k, len(got))])
+					t.Fatalf("%s, Rank(%q, %d) = %v, want the first of Rank(q, 0) %v", withLinks, q, k, gk, got[:min(k, len(got))])
 				}
 			}
 		}
