@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -143,17 +141,7 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return err
 }
 
-func retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var me *gomysql.MySQLError
-	if errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
-}
+func retryable(err error) bool { return database.IsRetryable(err) }
 
 // forUpdate locks the rows a query reads on MySQL; SQLite transactions are
 // already serialised (immediate).

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
-	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -126,17 +124,7 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return err
 }
 
-func retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var me *gomysql.MySQLError
-	if errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
-}
+func retryable(err error) bool { return database.IsRetryable(err) }
 
 func (s *Service) forUpdate(tx *gorm.DB) *gorm.DB {
 	if s.db.Dialect == database.MySQL {

@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -287,18 +285,7 @@ func (s *Service) runTx(ctx context.Context, opts []*sql.TxOptions, fn func(tx *
 }
 
 func retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, errRetry) {
-		return true
-	}
-	var me *gomysql.MySQLError
-	if errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+	return errors.Is(err, errRetry) || database.IsRetryable(err)
 }
 
 // forUpdate locks the rows a query reads on MySQL; SQLite transactions are

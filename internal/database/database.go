@@ -209,3 +209,18 @@ func IsUniqueViolation(err error) bool {
 	}
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
+
+// IsRetryable reports whether err ended a transaction that may simply run
+// again: a MySQL deadlock (1213) or lock wait timeout (1205), or SQLite
+// busy. Every domain's transaction helper retries on it.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+}
