@@ -257,23 +257,25 @@ func (s *Service) recompute(ctx context.Context, tx *gorm.DB, ticketID int64) ([
 		if err := tx.Save(&row).Error; err != nil {
 			return nil, err
 		}
-		changes = append(changes, timerFor(ticketID, target.Metric, old.NextAt, row.NextAt))
+		changes = append(changes, timerFor(ticketID, target.Metric, old.NextAt, row.NextAt, now))
 	}
 	for _, c := range existing {
 		if !kept[c.Metric] {
 			if err := tx.Delete(&clockRow{}, c.ID).Error; err != nil {
 				return nil, err
 			}
-			changes = append(changes, timerFor(ticketID, Metric(c.Metric), c.NextAt, nil))
+			changes = append(changes, timerFor(ticketID, Metric(c.Metric), c.NextAt, nil, now))
 		}
 	}
 	return changes, nil
 }
 
-func timerFor(ticketID int64, m Metric, old, next *time.Time) timerChange {
+func timerFor(ticketID int64, m Metric, old, next *time.Time, now time.Time) timerChange {
 	var c timerChange
 	same := old != nil && next != nil && old.Equal(*next)
-	if old != nil && !same {
+	// A past instant's timer is the one firing now (asynq refuses to delete
+	// an active task) or already done: only future ones are cancelled.
+	if old != nil && !same && old.After(now) {
 		c.cancel = TimerID(ticketID, m, *old)
 	}
 	if next != nil {

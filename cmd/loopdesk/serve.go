@@ -141,9 +141,10 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if cfg.HasRole("worker") {
 		// SLA timers need sub-second lateness: asynq moves due scheduled
 		// tasks every DelayedTaskCheckInterval (DESIGN.md: 100 ms gave p99
-		// 0.73 s over 20k timers on Redis).
+		// 0.73 s over 20k timers on Redis); an idle worker must also poll
+		// its pending queue as often (BENCHMARKS.md: p99 1.49 s -> 0.16 s).
 		w, err := jobs.NewWorker(redisOpt, jobs.WorkerConfig{Logger: log, Registerer: reg,
-			DelayedTaskCheckInterval: 100 * time.Millisecond})
+			DelayedTaskCheckInterval: 100 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond})
 		if err != nil {
 			return err
 		}
