@@ -61,8 +61,18 @@ func insertTags(ctx context.Context, tx *gorm.DB, id int64, tags []string) error
 // insertHistory appends history rows in one statement (their IDs are not
 // needed: history is read back ordered by id).
 func insertHistory(ctx context.Context, tx *gorm.DB, rows []historyRow) error {
-	if len(rows) == 0 {
+	q, args := historyInsert(rows)
+	if q == "" {
 		return nil
+	}
+	_, err := execTx(ctx, tx, q, args...)
+	return err
+}
+
+// historyInsert is the statement insertHistory runs; "" for no rows.
+func historyInsert(rows []historyRow) (string, []any) {
+	if len(rows) == 0 {
+		return "", nil
 	}
 	var sb strings.Builder
 	args := make([]any, 0, 9*len(rows))
@@ -74,8 +84,7 @@ func insertHistory(ctx context.Context, tx *gorm.DB, rows []historyRow) error {
 		sb.WriteString("(?,?,?,?,?,?,?,?,?)")
 		args = append(args, h.TicketID, h.ActorID, h.At, h.Kind, h.Field, h.Event, h.FromValue, h.ToValue, h.Note)
 	}
-	_, err := execTx(ctx, tx, sb.String(), args...)
-	return err
+	return sb.String(), args
 }
 
 // versionedUpdate runs UPDATE tickets SET ..., version = version + 1 WHERE
@@ -83,6 +92,20 @@ func insertHistory(ctx context.Context, tx *gorm.DB, rows []historyRow) error {
 // ErrVersionConflict. set maps column names (of this package) to values;
 // a "version" entry only asks for the bump, which always happens.
 func versionedUpdate(ctx context.Context, tx *gorm.DB, id int64, version int, set map[string]any) error {
+	q, args := updateStatement(id, version, set)
+	res, err := execTx(ctx, tx, q, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	return updatedOne(ctx, tx, id, n)
+}
+
+// updateStatement is the statement versionedUpdate runs.
+func updateStatement(id int64, version int, set map[string]any) (string, []any) {
 	cols := make([]string, 0, len(set))
 	for c := range set {
 		if c != "version" {
@@ -104,12 +127,14 @@ func versionedUpdate(ctx context.Context, tx *gorm.DB, id int64, version int, se
 		sb.WriteString(" AND version = ?")
 		args = append(args, version)
 	}
-	res, err := execTx(ctx, tx, sb.String(), args...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
+	return sb.String(), args
+}
+
+// updatedOne turns the rows a versioned update affected into nil, or
+// ErrNotFound / ErrVersionConflict when it matched none.
+func updatedOne(ctx context.Context, tx *gorm.DB, id int64, affected int64) error {
+	if affected == 1 {
+		return nil
 	}
 	var n int64
 	if err := tx.WithContext(ctx).Table("tickets").Where("id = ?", id).Count(&n).Error; err != nil {
