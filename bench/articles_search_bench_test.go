@@ -52,6 +52,17 @@ import (
 // are checked against what the service wrote, so the index is the one the
 // service builds.
 //
+// Query kinds, 300 each, one after the other, each kind's first 10 run
+// once before as a warm-up: common English words (card, refund), very
+// common ones that match half the articles (how, "how can i", "can you
+// help me"), two-word queries, rare words (in at most about 30 articles,
+// picked from the corpus), two-letter words (PIN, IC, ID), Chinese (退款,
+// 发货, 无法开机), mixed (iPhone 无法开机, App 闪退), pasted paragraphs (5-8
+// held-out dataset questions, or 3-5 Chinese messages), and the same
+// paragraphs again (their words' statistics cached, as most words' are in
+// a running system). Latency is the wall time of List, hits hydrated with
+// snippets.
+//
 // Knobs:
 //
 //	LOOPDESK_BENCH_ARTICLES   articles (100000)
