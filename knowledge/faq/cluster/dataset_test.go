@@ -10,8 +10,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -197,8 +199,8 @@ func TestClusterDatasets(t *testing.T) {
 		target target
 		floor  target
 	}{
-		{"BANKING77", func() ([]labelled, error) { return loadBanking77(dir, "test") }, target{0.90, 0.92, 0.45}, target{0.85, 0.92, 0.15}},
-		{"CLINC150", func() ([]labelled, error) { return loadCLINC150(dir, "test") }, target{0.97, 0.95, 0.65}, target{0.92, 0.90, 0.19}},
+		{"BANKING77", func() ([]labelled, error) { return loadBanking77(dir, "test") }, target{0.90, 0.92, 0.45}, target{0.85, 0.92, 0.19}},
+		{"CLINC150", func() ([]labelled, error) { return loadCLINC150(dir, "test") }, target{0.97, 0.95, 0.65}, target{0.92, 0.90, 0.23}},
 	}
 	for _, c := range cases {
 		ls, err := c.load()
@@ -215,14 +217,24 @@ func TestClusterDatasets(t *testing.T) {
 		t.Logf("%s reference, leader at cosine 0.6: %v", c.name, ref)
 		t.Logf("%s miner (%v):                      %v", c.name, el.Round(time.Millisecond), got)
 		// The same tickets arriving in batches of 500, each Add against
-		// the State of the previous ones (a nightly miner).
-		st := NewState(Options{})
-		t0 = time.Now()
-		for lo := 0; lo < len(items); lo += 500 {
-			st.Add(items[lo:min(lo+500, len(items))])
+		// the State of the previous ones (a nightly miner). The files are
+		// sorted by intent, which flatters batches (each holds a few
+		// intents only), so the batches are also measured in a fixed
+		// random order, as tickets really arrive.
+		for _, order := range []string{"file order", "random order"} {
+			its := items
+			if order == "random order" {
+				its = slices.Clone(items)
+				rand.New(rand.NewPCG(3, 4)).Shuffle(len(its), func(i, j int) { its[i], its[j] = its[j], its[i] })
+			}
+			st := NewState(Options{})
+			t0 = time.Now()
+			for lo := 0; lo < len(its); lo += 500 {
+				st.Add(its[lo:min(lo+500, len(its))])
+			}
+			inc := score(groupLabels(len(items), st.Proposals()), truth)
+			t.Logf("%s miner, Adds of 500, %s (%v): %v", c.name, order, time.Since(t0).Round(time.Millisecond), inc)
 		}
-		inc := score(groupLabels(len(items), st.Proposals()), truth)
-		t.Logf("%s miner, Add in batches of 500 (%v): %v", c.name, time.Since(t0).Round(time.Millisecond), inc)
 		if os.Getenv("LOOPDESK_CLUSTER_THRESHOLDS") != "" {
 			// Sensitivity only: the default was chosen on the tuning
 			// splits (TestTune), not here.

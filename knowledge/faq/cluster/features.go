@@ -26,6 +26,7 @@ type featurizer struct {
 	charLo, charHi int  // character n-grams of Latin words; 0: none
 	cjkChars       bool // single CJK characters
 	cjkStop        bool // drop Chinese function words (search.IsCJKFunctionTerm)
+	stopBigrams    bool // bigrams over search.TokenizeAll: stop words kept
 }
 
 // each calls fn with every feature key of text, duplicates included. The key
@@ -37,6 +38,26 @@ type featurizer struct {
 // characters let 退款 meet 退钱.
 func (fz *featurizer) each(text string, fn func(key []byte)) {
 	var key []byte
+	if fz.bigrams && fz.stopBigrams {
+		// Bigrams with the stop words search drops: "my name" and
+		// "your name", "is my" and "is the" ask different things.
+		prev := ""
+		for _, t := range search.TokenizeAll(text) {
+			if search.IsCJKTerm(t) {
+				prev = ""
+				continue
+			}
+			w := t
+			if fz.stem {
+				w = search.Stem(t)
+			}
+			if prev != "" {
+				key = append(append(append(append(key[:0], kindBigram), prev...), ' '), w...)
+				fn(key)
+			}
+			prev = w
+		}
+	}
 	prev := ""
 	var win []string
 	for _, t := range search.Tokenize(text) {
@@ -63,7 +84,7 @@ func (fz *featurizer) each(text string, fn func(key []byte)) {
 			}
 			continue
 		}
-		if fz.bigrams && prev != "" {
+		if fz.bigrams && !fz.stopBigrams && prev != "" {
 			key = append(append(append(append(key[:0], kindBigram), prev...), ' '), w...)
 			fn(key)
 		}

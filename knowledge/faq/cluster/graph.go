@@ -318,3 +318,254 @@ func pushTop(h *[]neighbour, e neighbour, m int) {
 
 // candFactor times k candidates by approximate score get an exact cosine.
 const candFactor = 2
+
+// attach gives every cluster that agglomeration left with fewer than
+// minN items and no fixed unit (a near-miss: mostly single tickets) to the
+// nearest well-formed cluster (at least minN items, or holding a fixed
+// unit) when the cosine of their sums is at least thr, which is set a
+// little under the merge threshold. The candidates are the clusters of the
+// near-miss's candidate neighbours. Well-formed clusters are taken as
+// agglomeration left them, before anything attached, so the order of
+// attachment does not matter. roots (from agglomerate, with units as it
+// left them) is updated in place.
+//
+// Agglomeration stops where the next merge would be between two groups
+// that only partly look alike, which is as often two wordings of one issue
+// as two issues; a single ticket close to a group of many is right to join
+// it more often than not (measured: docs/BENCHMARKS.md). Groups never
+// attach to groups, so no two issues are merged this way.
+func attach(units []unit, roots []int32, minN int, thr float64) {
+	wellFormed := func(r int32) bool { return units[r].fixed || units[r].n >= minN }
+	norms := map[int32]float64{}
+	norm := func(r int32) float64 {
+		v, ok := norms[r]
+		if !ok {
+			v = math.Sqrt(norm2(units[r].sum))
+			norms[r] = v
+		}
+		return v
+	}
+	// The near-misses in order of their root, and their candidates.
+	cand := map[int32][]int32{}
+	var order []int32
+	for i, r := range roots {
+		if wellFormed(r) {
+			continue
+		}
+		if _, ok := cand[r]; !ok {
+			order = append(order, r)
+			cand[r] = nil
+		}
+		for _, j := range units[i].nbrs {
+			if t := roots[j]; t != r && wellFormed(t) {
+				cand[r] = append(cand[r], t)
+			}
+		}
+	}
+	to := map[int32]int32{}
+	for _, r := range order {
+		nr := norm(r)
+		if nr == 0 {
+			continue
+		}
+		best, bs := int32(-1), thr
+		for _, t := range cand[r] {
+			nt := norm(t)
+			if nt == 0 {
+				continue
+			}
+			if s := dot(units[r].sum, units[t].sum) / (nr * nt); s > bs || s == bs && t < best {
+				best, bs = t, s
+			}
+		}
+		if best >= 0 {
+			to[r] = best
+		}
+	}
+	for i, r := range roots {
+		if t, ok := to[r]; ok {
+			roots[i] = t
+		}
+	}
+}
+
+// spread places the near-misses that attach left (clusters under minN
+// items without a fixed unit) by label spreading over the candidate graph
+// of the batch (Zhou et al., "Learning with local and global consistency",
+// 2003). Every new unit starts with one label: its cluster when that is
+// well-formed (at least minN items or a fixed unit), else noLabel. For
+// sp.iters rounds every unit takes sp.alpha times the similarity-weighted
+// mean of its neighbours' label weights plus 1 - sp.alpha of its own label.
+// A near-miss joins the well-formed cluster that holds at least the share
+// sp.share of its units' label weight, noLabel included: a ticket whose
+// neighbourhood is mostly other near-misses stays where it is. Where the
+// nearest centroid looks at a group as a whole, this follows chains of
+// paraphrases through other tickets.
+//
+// Only the batch's new items take part (nb holds the candidate neighbours
+// of units[from:]; edges to older units are left out): an existing group
+// is one unit with edges from every new ticket near it, and let in it
+// would label them all. roots is updated in place.
+func spread(units []unit, roots []int32, nb [][]neighbour, from, minN int, sp spreadParams) {
+	wellFormed := func(r int32) bool { return units[r].fixed || units[r].n >= minN }
+	some := false
+	for _, r := range roots {
+		if !wellFormed(r) {
+			some = true
+			break
+		}
+	}
+	if !some {
+		return
+	}
+	cur := spreadLabels(units, roots, nb, from, minN, sp.alpha, sp.iters)
+	// Every near-miss cluster: its units' label weights summed.
+	type vote struct {
+		w   map[int32]float32
+		tot float32
+	}
+	votes := map[int32]*vote{}
+	var order []int32
+	for i, r := range roots {
+		if wellFormed(r) {
+			continue
+		}
+		v := votes[r]
+		if v == nil {
+			v = &vote{w: map[int32]float32{}}
+			votes[r] = v
+			order = append(order, r)
+		}
+		for _, x := range cur[i] {
+			v.w[x.l] += x.w
+			v.tot += x.w
+		}
+	}
+	to := map[int32]int32{}
+	for _, r := range order {
+		v := votes[r]
+		best, bw := int32(-1), float32(0)
+		for l, w := range v.w {
+			if l == noLabel {
+				continue
+			}
+			if w > bw || w == bw && l < best {
+				best, bw = l, w
+			}
+		}
+		if best >= 0 && float64(bw) >= sp.share*float64(v.tot) {
+			to[r] = best
+		}
+	}
+	for i, r := range roots {
+		if t, ok := to[r]; ok {
+			roots[i] = t
+		}
+	}
+}
+
+// labelWeight is a label (a cluster's root unit) and its weight.
+type labelWeight struct {
+	l int32
+	w float32
+}
+
+// maxLabels is how many labels a unit keeps while spreading.
+const maxLabels = 4
+
+// noLabel is the label of the units of near-misses: spread as any other,
+// it measures how much of a unit's neighbourhood belongs to no group.
+const noLabel = -1
+
+// spreadLabels runs the label spreading of spread and returns every unit's
+// label weights, largest first.
+func spreadLabels(units []unit, roots []int32, nb [][]neighbour, from, minN int, alpha float64, iters int) [][]labelWeight {
+	n := len(units)
+	wellFormed := func(r int32) bool { return units[r].fixed || units[r].n >= minN }
+	// Symmetric adjacency in compressed rows.
+	deg := make([]int32, n+1)
+	for q, l := range nb {
+		for _, e := range l {
+			if int(e.j) < from {
+				continue
+			}
+			deg[from+q+1]++
+			deg[e.j+1]++
+		}
+	}
+	for i := range n {
+		deg[i+1] += deg[i]
+	}
+	adj := make([]neighbour, deg[n])
+	fill := slices.Clone(deg[:n])
+	for q, l := range nb {
+		a := int32(from + q)
+		for _, e := range l {
+			if int(e.j) < from {
+				continue
+			}
+			adj[fill[a]] = e
+			fill[a]++
+			adj[fill[e.j]] = neighbour{a, e.sim}
+			fill[e.j]++
+		}
+	}
+	// Label weights, at most maxLabels per unit, largest first.
+	own := func(i int) int32 {
+		if r := roots[i]; wellFormed(r) {
+			return r
+		}
+		return noLabel
+	}
+	cur := make([][]labelWeight, n)
+	for i := range roots {
+		cur[i] = []labelWeight{{own(i), 1}}
+	}
+	next := make([][]labelWeight, n)
+	acc := make([]float32, n+1) // by label + 1
+	var touched []int32
+	for range iters {
+		for i := range n {
+			row := adj[deg[i]:deg[i+1]]
+			var tot float32
+			if len(row) == 0 {
+				next[i] = append(next[i][:0], labelWeight{own(i), 1})
+				continue
+			}
+			touched = touched[:0]
+			for _, e := range row {
+				tot += e.sim
+				for _, x := range cur[e.j] {
+					if acc[x.l+1] == 0 {
+						touched = append(touched, x.l)
+					}
+					acc[x.l+1] += e.sim * x.w
+				}
+			}
+			out := next[i][:0]
+			for _, l := range touched {
+				out = append(out, labelWeight{l, float32(alpha) * acc[l+1] / tot})
+				acc[l+1] = 0
+			}
+			r := own(i)
+			k := slices.IndexFunc(out, func(x labelWeight) bool { return x.l == r })
+			if k < 0 {
+				out = append(out, labelWeight{r, 0})
+				k = len(out) - 1
+			}
+			out[k].w += float32(1 - alpha)
+			slices.SortFunc(out, func(a, b labelWeight) int {
+				if c := cmp.Compare(b.w, a.w); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.l, b.l)
+			})
+			if len(out) > maxLabels {
+				out = out[:maxLabels]
+			}
+			next[i] = out
+		}
+		cur, next = next, cur
+	}
+	return cur
+}

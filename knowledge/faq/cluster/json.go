@@ -6,8 +6,10 @@ import (
 	"fmt"
 )
 
-// stateVersion is the version of the JSON form of a State.
-const stateVersion = 1
+// stateVersion is the version of the JSON form of a State. 2: bigram
+// features include stop words, so the statistics of a version 1 State
+// describe other features.
+const stateVersion = 2
 
 type stateJSON struct {
 	Version   int     `json:"version"`

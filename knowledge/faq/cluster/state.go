@@ -142,6 +142,17 @@ func (s *State) addChunk(items []Item, before int, joined map[int64]int) {
 		units[i].nbrs = slices.Compact(units[i].nbrs)
 	}
 	roots := agglomerate(units, p.thr)
+	// Near-misses join well-formed groups (attach, then spread) when the
+	// batch is large enough for its groups to be trusted.
+	if len(items) >= minRefine {
+		wf := max(p.minSize, attachMinSize)
+		if p.attach > 0 {
+			attach(units, roots, wf, p.thr-p.attach)
+		}
+		if p.spread.iters > 0 {
+			spread(units, roots, nb, len(old), wf, p.spread)
+		}
+	}
 
 	// The units of every cluster, in order of their first unit.
 	byRoot := map[int32][]int{}
@@ -289,6 +300,20 @@ func (g *group) view() Group {
 }
 
 func round4(f float64) float64 { return math.Round(f*1e4) / 1e4 }
+
+// minRefine is the smallest batch whose near-misses are given to
+// well-formed groups (attach, spread). Few tickets make few and noisy
+// groups: on random samples of 500 questions from the tuning splits 65-69 %
+// of proposals are clean (84-94 % at 3,000), and tickets attached to them
+// made Adds of 500 in random order 3-5 points less clean. A label spread
+// over a handful of tickets would also let a near-miss whose only
+// labelled neighbour is one group join it however weak the tie.
+const minRefine = 1000
+
+// attachMinSize is the least size of a group that near-misses attach to,
+// whatever MinSize is: the miner asks for every group (MinSize 1) and
+// applies its own minimum, and a pair is no centroid to join.
+const attachMinSize = 3
 
 // maxPostCap bounds maxPost: past 20,000 units a feature in 1,000 of them
 // is common enough to find no one in particular, and walking its list for
