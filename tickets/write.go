@@ -41,8 +41,18 @@ func insertTicket(ctx context.Context, tx *gorm.DB, r *ticketRow) error {
 
 // insertTags stores a ticket's tags in one statement.
 func insertTags(ctx context.Context, tx *gorm.DB, id int64, tags []string) error {
-	if len(tags) == 0 {
+	q, args := tagsInsert(id, tags)
+	if q == "" {
 		return nil
+	}
+	_, err := execTx(ctx, tx, q, args...)
+	return err
+}
+
+// tagsInsert is the statement insertTags runs; "" for no tags.
+func tagsInsert(id int64, tags []string) (string, []any) {
+	if len(tags) == 0 {
+		return "", nil
 	}
 	var sb strings.Builder
 	args := make([]any, 0, 2*len(tags))
@@ -54,8 +64,7 @@ func insertTags(ctx context.Context, tx *gorm.DB, id int64, tags []string) error
 		sb.WriteString("(?,?)")
 		args = append(args, id, t)
 	}
-	_, err := execTx(ctx, tx, sb.String(), args...)
-	return err
+	return sb.String(), args
 }
 
 // insertHistory appends history rows in one statement (their IDs are not
