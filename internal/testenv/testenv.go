@@ -163,7 +163,25 @@ func RealRedis(t testing.TB) string {
 				t.Fatal(err)
 			}
 			c.Close()
+			// A benchmark may hold the database longer than the lease:
+			// renew it while the test runs.
+			stop, renewed := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(renewed)
+				tick := time.NewTicker(time.Minute)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+						ctl.Expire(ctx, key, 10*time.Minute)
+					}
+				}
+			}()
 			t.Cleanup(func() {
+				close(stop)
+				<-renewed
 				c := redis.NewClient(&o)
 				c.FlushDB(ctx)
 				c.Close()
