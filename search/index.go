@@ -75,6 +75,7 @@ type Index struct {
 	mu       sync.Mutex
 	corpus   map[string]corpusStats
 	df       map[dfKey]dfEntry   // document frequencies (MatchAll)
+	est      map[dfKey]dfEntry   // estimated document frequencies (long queries)
 	ts       map[dfKey]termEntry // document frequencies and score distributions (Search)
 	tsPairs  int                 // pairs held by ts
 	inFlight map[dfKey]bool      // background refreshes running (term "" is the corpus)
@@ -86,7 +87,7 @@ type Index struct {
 // NewIndex returns an index over db's search tables.
 func NewIndex(db *database.DB) *Index {
 	return &Index{db: db, statsTTL: 30 * time.Second, corpus: map[string]corpusStats{}, df: map[dfKey]dfEntry{},
-		ts: map[dfKey]termEntry{}, inFlight: map[dfKey]bool{}}
+		ts: map[dfKey]termEntry{}, est: map[dfKey]dfEntry{}, inFlight: map[dfKey]bool{}}
 }
 
 // Put replaces the indexed text of one document inside the caller's
@@ -395,9 +396,11 @@ func (ix *Index) MatchAll(db *gorm.DB, docType, query string) (sub *gorm.DB, ok 
 // exact answer of scoring every posting (rank.go). Past a work budget, a
 // query whose terms have few postings is scored whole in SQL; a query of
 // two or three words that match half the corpus with the same few tf
-// values, or a pasted paragraph (more than 8 terms), returns the best
-// documents it found instead, by their exact scores: an approximation of
-// the top limit, never an error.
+// values returns the best documents it found instead, by their exact
+// scores; a pasted paragraph (more than 8 terms) is ranked on its rarest
+// terms and scored with estimated document frequencies for its common
+// words (rankLong, longStats): an approximation of the top limit, never an
+// error.
 func (ix *Index) Search(ctx context.Context, docType, query string, limit int, filter *gorm.DB) ([]Hit, error) {
 	if limit <= 0 {
 		limit = 20
@@ -415,13 +418,23 @@ func (ix *Index) Search(ctx context.Context, docType, query string, limit int, f
 	if err != nil {
 		return nil, err
 	}
-	ts, err := ix.termStats(db, docType, terms, stats.avgdl)
+	var ts map[string]termStat
+	exact := true
+	if len(terms) > longQuery {
+		// A long query is ranked on its rarest terms (rankLong): it
+		// needs document frequencies only, and estimates of its common
+		// words' spare counting their postings.
+		ts, exact, err = ix.longStats(db, docType, terms, stats)
+	} else {
+		ts, err = ix.termStats(db, docType, terms, stats.avgdl)
+	}
 	if err != nil {
 		return nil, err
 	}
 	r := newRanker(db, ix.db.Dialect, docType, limit, filter, stats, terms, ts)
-	r.all = func(terms []string, limit int) ([]Hit, error) {
-		return ix.searchAll(db, docType, terms, ts, stats, limit, nil)
+	r.estimated = !exact
+	r.all = func(terms []string, limit int, perTerm int64) ([]Hit, error) {
+		return ix.score(db, docType, terms, ts, stats, limit, nil, perTerm)
 	}
 	if len(r.terms) == 0 {
 		return []Hit{}, nil
@@ -442,6 +455,12 @@ func (ix *Index) Search(ctx context.Context, docType, query string, limit int, f
 
 // searchAll scores every posting of the query's terms in one statement.
 func (ix *Index) searchAll(db *gorm.DB, docType string, terms []string, ts map[string]termStat, stats corpusStats, limit int, filter *gorm.DB) ([]Hit, error) {
+	return ix.score(db, docType, terms, ts, stats, limit, filter, 0)
+}
+
+// score is searchAll reading, when perTerm > 0, only each term's perTerm
+// newest postings.
+func (ix *Index) score(db *gorm.DB, docType string, terms []string, ts map[string]termStat, stats corpusStats, limit int, filter *gorm.DB, perTerm int64) ([]Hit, error) {
 	// One branch per term, each an index range of the primary key: a single
 	// "term IN (...)" scan lets the planner walk (doc_type, doc_id) for the
 	// GROUP BY instead, reading every posting of the doc type (seconds).
@@ -462,11 +481,22 @@ func (ix *Index) searchAll(db *gorm.DB, docType string, terms []string, ts map[s
 			sb.WriteString(" UNION ALL ")
 		}
 		branches++
-		fmt.Fprintf(&sb, "SELECT doc_id, %s * tf / (tf + %s + %s * doc_len) AS s FROM search_postings WHERE doc_type = ? AND term = ?",
-			sqlFloat(idf(stats.n, d)*(bm25K1+1)), c0, c1)
-		args = append(args, docType, t)
+		from := "search_postings"
+		if perTerm > 0 && perTerm < d {
+			from = fmt.Sprintf("(SELECT doc_id, tf, doc_len FROM search_postings WHERE doc_type = ? AND term = ? ORDER BY doc_id DESC LIMIT %d) c%d", perTerm, branches)
+			args = append(args, docType, t)
+		}
+		fmt.Fprintf(&sb, "SELECT doc_id, %s * tf / (tf + %s + %s * doc_len) AS s FROM %s", sqlFloat(idf(stats.n, d)*(bm25K1+1)), c0, c1, from)
+		if from == "search_postings" {
+			sb.WriteString(" WHERE doc_type = ? AND term = ?")
+			args = append(args, docType, t)
+		}
 		if filter != nil {
-			sb.WriteString(" AND doc_id IN (?)")
+			if from == "search_postings" {
+				sb.WriteString(" AND doc_id IN (?)")
+			} else {
+				sb.WriteString(" WHERE doc_id IN (?)")
+			}
 			args = append(args, filter)
 		}
 	}
@@ -536,7 +566,7 @@ func (ix *Index) docFreqs(db *gorm.DB, docType string, terms []string) (map[stri
 		// A zero is not cached: the next Put may add the term, and Search
 		// skips terms with no documents.
 		if out[t] > 0 {
-			ix.df[dfKey{docType, t}] = dfEntry{out[t], now}
+			ix.df[dfKey{docType, t}] = dfEntry{df: out[t], at: now}
 		}
 	}
 	ix.mu.Unlock()

@@ -159,8 +159,11 @@ type ranker struct {
 	// a document's range is walked rather than probed term by term.
 	termExpr string
 	termIdx  map[string]int
-	// all scores every posting of terms in SQL (searchAll), best limit.
-	all func(terms []string, limit int) ([]Hit, error)
+	// all scores every posting of terms in SQL (searchAll), best limit;
+	// perTerm > 0 reads only each term's perTerm newest postings.
+	all func(terms []string, limit int, perTerm int64) ([]Hit, error)
+	// estimated: some document frequencies are estimates (longStats).
+	estimated bool
 }
 
 func newRanker(db *gorm.DB, dialect database.Dialect, docType string, k int, filter *gorm.DB, stats corpusStats, terms []string, ts map[string]termStat) *ranker {
@@ -888,12 +891,16 @@ func (r *ranker) rank() ([]Hit, rankResult, error) {
 
 // rankLong ranks a long query (a pasted paragraph): its unseen bound sums
 // the best scores of many terms, far above any document's, so no budget
-// proves its top k. Instead its rarest terms, as many as fit in longReads
-// postings, are scored whole in SQL (summing in the database costs a
-// fraction of sending every posting); the best longCandidates documents
-// by that partial score get their other terms looked up and rank by their
-// full, exact BM25 scores. What can be missed is a document that only the
-// paragraph's common words lift.
+// proves its top k. Instead it ranks on its most informative terms: the
+// rarest ones (Chinese bigrams and two-letter words alike), scored whole
+// in SQL while their postings fit longReads (summing in the database
+// costs a fraction of sending every posting). Should even the rarest term
+// have more postings than that (a paragraph of common words), only its
+// longReads newest are read. The best longCandidates
+// documents by that partial score get their other terms looked up and
+// rank by their full BM25 scores, with the document frequencies the query
+// was given (estimates for cold common words: longStats). What can be
+// missed is a document that only the paragraph's common words lift.
 func (r *ranker) rankLong() ([]Hit, rankResult, error) {
 	order := make([]int, len(r.terms))
 	for i := range order {
@@ -902,7 +909,7 @@ func (r *ranker) rankLong() ([]Hit, rankResult, error) {
 	sort.SliceStable(order, func(a, b int) bool { return r.terms[order[a]].df < r.terms[order[b]].df })
 	var rare []string
 	var mask uint32
-	sum := int64(0)
+	sum, perTerm := int64(0), int64(0)
 	for _, i := range order {
 		t := r.terms[i]
 		if len(rare) > 0 && sum+t.df > longReads {
@@ -912,14 +919,17 @@ func (r *ranker) rankLong() ([]Hit, rankResult, error) {
 		mask |= 1 << i
 		sum += t.df
 	}
-	limit := max(4*r.k, longCandidates)
+	if sum > longReads {
+		perTerm, sum = longReads, longReads
+	}
+	limit := max(2*r.k, longCandidates)
 	for {
 		r.rounds++
-		hits, err := r.all(rare, limit)
+		hits, err := r.all(rare, limit, perTerm)
 		if err != nil {
 			return nil, 0, err
 		}
-		r.reads = sum
+		r.reads += sum
 		var fresh []*candidate
 		for _, h := range hits {
 			if _, ok := r.cands[h.DocID]; ok {
@@ -950,7 +960,7 @@ func (r *ranker) rankLong() ([]Hit, rankResult, error) {
 			fresh = fresh[n:]
 		}
 		if r.passing() >= r.k || len(hits) < limit || r.rounds >= 3 {
-			if len(rare) == len(r.terms) && (r.passing() >= r.k || len(hits) < limit) {
+			if len(rare) == len(r.terms) && perTerm == 0 && !r.estimated && (r.passing() >= r.k || len(hits) < limit) {
 				return r.top(), rankExact, nil // every posting was scored
 			}
 			return r.top(), rankApproximate, nil

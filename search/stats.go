@@ -3,8 +3,10 @@ package search
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/bits"
 	"sort"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -22,6 +24,11 @@ import (
 // postings when first searched, then one every TTL while it is searched,
 // off the request path: as before, a search sees document frequencies at
 // most a TTL (and one refresh) old.
+//
+// A long query (a pasted paragraph, rankLong) needs only document
+// frequencies, and counting a paragraph's common words would cost more
+// than ranking it: it takes cached statistics when it finds them and
+// estimates the rest from a few postings each (longStats).
 
 const (
 	staleFactor = 120
@@ -34,17 +41,19 @@ const (
 
 // corpusStats describe one doc type.
 type corpusStats struct {
-	n     int64
-	avgdl float64
-	maxDL int64
-	at    time.Time
+	n            int64
+	avgdl        float64
+	maxDL        int64
+	minID, maxID int64 // the doc_id range (estimateDF)
+	at           time.Time
 }
 
 type dfKey struct{ docType, term string }
 
 type dfEntry struct {
-	df int64
-	at time.Time
+	df    int64
+	at    time.Time
+	exact bool // est: a complete count
 }
 
 // termStat is a term's document frequency and the distribution of its
@@ -113,11 +122,13 @@ func loadCorpus(db *gorm.DB, docType string) (corpusStats, error) {
 		N     int64
 		Total float64
 		Max   int64
+		MinID int64
+		MaxID int64
 	}
-	if err := db.Raw("SELECT COUNT(*) AS n, COALESCE(SUM(length), 0) AS total, COALESCE(MAX(length), 0) AS max FROM search_docs WHERE doc_type = ?", docType).Scan(&row).Error; err != nil {
+	if err := db.Raw("SELECT COUNT(*) AS n, COALESCE(SUM(length), 0) AS total, COALESCE(MAX(length), 0) AS max, COALESCE(MIN(doc_id), 0) AS min_id, COALESCE(MAX(doc_id), 0) AS max_id FROM search_docs WHERE doc_type = ?", docType).Scan(&row).Error; err != nil {
 		return corpusStats{}, fmt.Errorf("search: %s stats: %w", docType, err)
 	}
-	c := corpusStats{n: row.N, avgdl: 1, maxDL: max(row.Max, 1), at: time.Now()}
+	c := corpusStats{n: row.N, avgdl: 1, maxDL: max(row.Max, 1), minID: row.MinID, maxID: row.MaxID, at: time.Now()}
 	if row.N > 0 && row.Total > 0 {
 		c.avgdl = row.Total / float64(row.N)
 	}
@@ -314,4 +325,98 @@ func (ix *Index) refreshLater(docType string, terms []string) {
 			ix.storeTerms(docType, got)
 		}
 	}()
+}
+
+// dfSample is how many of a term's newest postings estimate its document
+// frequency for a long query (longStats).
+const dfSample = 64
+
+// longStats returns the document frequencies a long query (a pasted
+// paragraph) is ranked with, without counting the postings of its common
+// words: a term's cached statistics when usable, else an estimate from its
+// dfSample newest postings, one short range of the primary key per term
+// and one statement for all. Fewer postings than that are the exact count;
+// otherwise the share of the doc_id range they span gives the frequency
+// within about 1/sqrt(dfSample) (12 %), which moves the term's IDF by
+// about 0.12. Estimates are cached for statsTTL. exact says whether every
+// figure is exact (cached statistics or a complete count).
+func (ix *Index) longStats(db *gorm.DB, docType string, terms []string, c corpusStats) (map[string]termStat, bool, error) {
+	out := make(map[string]termStat, len(terms))
+	exact := true
+	var missing []string
+	ix.mu.Lock()
+	for _, t := range terms {
+		k := dfKey{docType, t}
+		if e, ok := ix.ts[k]; ok {
+			if _, usable := ix.age(e.at); usable {
+				out[t] = e.st
+				continue
+			}
+		}
+		if e, ok := ix.est[k]; ok {
+			if fresh, _ := ix.age(e.at); fresh {
+				out[t] = termStat{df: e.df}
+				exact = exact && e.exact
+				continue
+			}
+		}
+		missing = append(missing, t)
+	}
+	ix.mu.Unlock()
+	if len(missing) == 0 {
+		return out, exact, nil
+	}
+	var sb strings.Builder
+	args := make([]any, 0, 2*len(missing))
+	for i, t := range missing {
+		if i > 0 {
+			sb.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&sb, "SELECT %d AS i, COUNT(*) AS n, COALESCE(MIN(doc_id), 0) AS lo, COALESCE(MAX(doc_id), 0) AS hi FROM (SELECT doc_id FROM search_postings WHERE doc_type = ? AND term = ? ORDER BY doc_id DESC LIMIT %d) s%d",
+			i, dfSample, i)
+		args = append(args, docType, t)
+	}
+	var rows []struct {
+		I         int
+		N, Lo, Hi int64
+	}
+	if err := db.Raw(sb.String(), args...).Scan(&rows).Error; err != nil {
+		return nil, false, fmt.Errorf("search: %s term frequencies: %w", docType, err)
+	}
+	now := time.Now()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if len(ix.est)+len(rows) > dfCacheMax {
+		clear(ix.est)
+	}
+	for _, row := range rows {
+		if row.I < 0 || row.I >= len(missing) {
+			continue
+		}
+		df, ok := estimateDF(row.N, row.Lo, row.Hi, c)
+		out[missing[row.I]] = termStat{df: df}
+		exact = exact && ok
+		if df > 0 {
+			ix.est[dfKey{docType, missing[row.I]}] = dfEntry{df: df, at: now, exact: ok}
+		}
+	}
+	return out, exact, nil
+}
+
+// estimateDF estimates a term's document frequency from n of its newest
+// postings, with doc_id in [lo, hi]: exact when n is under dfSample, else
+// n over the share of the corpus's doc_id range those postings span
+// (documents are assumed spread evenly over their ids).
+func estimateDF(n, lo, hi int64, c corpusStats) (df int64, exact bool) {
+	if n < dfSample {
+		return n, true
+	}
+	top := max(c.maxID, hi)
+	span := float64(top - min(c.minID, lo) + 1)
+	window := float64(top - lo + 1)
+	est := float64(n) * span / window
+	if math.IsNaN(est) || est > float64(math.MaxInt32) {
+		est = float64(math.MaxInt32)
+	}
+	return min(max(int64(est+0.5), n), max(c.n, n)), false
 }
