@@ -14,7 +14,6 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/loopdesk/loopdesk/accounts"
-	"github.com/loopdesk/loopdesk/internal/database"
 	"github.com/loopdesk/loopdesk/internal/outbox"
 	"github.com/loopdesk/loopdesk/search"
 	"github.com/loopdesk/loopdesk/workflow"
@@ -321,33 +320,26 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in NewTicket)
 		if err := insertTicket(ctx, tx, &row); err != nil {
 			return err
 		}
-		if err := s.index.PutNew(ctx, tx, DocType, row.ID, search.Field{Text: row.Subject, Weight: 3}, search.Field{Text: row.Description, Weight: 1}); err != nil {
+		if err := insertTags(ctx, tx, row.ID, p.tags); err != nil {
 			return err
-		}
-		// Tags, history and events in one round trip on MySQL.
-		var b database.Batch
-		if q, args := tagsInsert(row.ID, p.tags); q != "" {
-			b.Add(q, args...)
 		}
 		hist := []historyRow{{TicketID: row.ID, ActorID: actorID, At: row.CreatedAt, Kind: KindCreated, Field: "status", ToValue: row.Status}}
 		if auto {
 			hist = append(hist, historyRow{TicketID: row.ID, At: row.CreatedAt, Kind: KindAssignment, Field: "assignee_id",
 				ToValue: idString(row.AssigneeID), Note: "auto-assigned (" + p.dept.AutoAssign + ")"})
 		}
-		q, args := historyInsert(hist)
-		b.Add(q, args...)
+		if err := insertHistory(ctx, tx, hist); err != nil {
+			return err
+		}
+		if err := s.index.PutNew(ctx, tx, DocType, row.ID, search.Field{Text: row.Subject, Weight: 3}, search.Field{Text: row.Description, Weight: 1}); err != nil {
+			return err
+		}
 		events := []outbox.Event{ticketEvent(EventTicketCreated, row.ID, TicketEvent{ID: row.ID, Actor: actorID})}
 		if row.AssigneeID != nil || row.DepartmentID != nil {
 			events = append(events, ticketEvent(EventTicketAssigned, row.ID, AssignedEvent{ID: row.ID,
 				DepartmentID: row.DepartmentID, AssigneeID: row.AssigneeID, Auto: auto, Actor: actorID}))
 		}
-		q, args, err := outbox.Insert(ctx, events...)
-		if err != nil {
-			return err
-		}
-		b.Add(q, args...)
-		_, err = b.Exec(ctx, tx, s.db.Dialect)
-		return err
+		return outbox.Write(ctx, tx, events...)
 	})
 	if err != nil {
 		return Ticket{}, err

@@ -11,7 +11,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/loopdesk/loopdesk/accounts"
-	"github.com/loopdesk/loopdesk/internal/database"
 	"github.com/loopdesk/loopdesk/internal/outbox"
 	"github.com/loopdesk/loopdesk/search"
 	"github.com/loopdesk/loopdesk/workflow"
@@ -294,6 +293,23 @@ func (m *mutation) addComment(body string, internal bool) (commentRow, error) {
 // finish writes the change: one versioned update, its history, the search
 // document and the outbox events.
 func (m *mutation) finish() error {
+	switch {
+	case len(m.set) > 0:
+		m.set["updated_at"] = m.now
+		if err := versionedUpdate(m.ctx, m.tx, m.cur.ID, m.before.Version, m.set); err != nil {
+			return err
+		}
+		m.cur.Version = m.before.Version + 1
+		m.cur.UpdatedAt = m.now
+	case m.touched:
+		if err := m.tx.Table("tickets").Where("id = ?", m.cur.ID).Update("updated_at", m.now).Error; err != nil {
+			return err
+		}
+		m.cur.UpdatedAt = m.now
+	}
+	if err := insertHistory(m.ctx, m.tx, m.hist); err != nil {
+		return err
+	}
 	if m.reindex {
 		if err := m.s.reindex(m.ctx, m.tx, m.cur); err != nil {
 			return err
@@ -307,42 +323,7 @@ func (m *mutation) finish() error {
 			FromDepartmentID: m.before.DepartmentID, DepartmentID: m.cur.DepartmentID,
 			FromAssigneeID: m.before.AssigneeID, AssigneeID: m.cur.AssigneeID, Auto: m.auto, Actor: m.actorID}))
 	}
-	// History, events and the row update go as one batch (one round trip
-	// on MySQL), the update last so its affected rows come back.
-	var b database.Batch
-	if q, args := historyInsert(m.hist); q != "" {
-		b.Add(q, args...)
-	}
-	q, args, err := outbox.Insert(m.ctx, m.events...)
-	if err != nil {
-		return err
-	}
-	if q != "" {
-		b.Add(q, args...)
-	}
-	versioned := len(m.set) > 0
-	switch {
-	case versioned:
-		m.set["updated_at"] = m.now
-		q, args := updateStatement(m.cur.ID, m.before.Version, m.set)
-		b.Add(q, args...)
-	case m.touched:
-		b.Add("UPDATE tickets SET updated_at = ? WHERE id = ?", m.now, m.cur.ID)
-	}
-	n, err := b.Exec(m.ctx, m.tx, m.s.db.Dialect)
-	if err != nil {
-		return err
-	}
-	if versioned {
-		if err := updatedOne(m.ctx, m.tx, m.cur.ID, n); err != nil {
-			return err
-		}
-		m.cur.Version = m.before.Version + 1
-	}
-	if versioned || m.touched {
-		m.cur.UpdatedAt = m.now
-	}
-	return nil
+	return outbox.Write(m.ctx, m.tx, m.events...)
 }
 
 // reindex replaces the ticket's search document: subject (weight 3),

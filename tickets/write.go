@@ -41,18 +41,8 @@ func insertTicket(ctx context.Context, tx *gorm.DB, r *ticketRow) error {
 
 // insertTags stores a ticket's tags in one statement.
 func insertTags(ctx context.Context, tx *gorm.DB, id int64, tags []string) error {
-	q, args := tagsInsert(id, tags)
-	if q == "" {
-		return nil
-	}
-	_, err := execTx(ctx, tx, q, args...)
-	return err
-}
-
-// tagsInsert is the statement insertTags runs; "" for no tags.
-func tagsInsert(id int64, tags []string) (string, []any) {
 	if len(tags) == 0 {
-		return "", nil
+		return nil
 	}
 	var sb strings.Builder
 	args := make([]any, 0, 2*len(tags))
@@ -64,24 +54,15 @@ func tagsInsert(id int64, tags []string) (string, []any) {
 		sb.WriteString("(?,?)")
 		args = append(args, id, t)
 	}
-	return sb.String(), args
+	_, err := execTx(ctx, tx, sb.String(), args...)
+	return err
 }
 
 // insertHistory appends history rows in one statement (their IDs are not
 // needed: history is read back ordered by id).
 func insertHistory(ctx context.Context, tx *gorm.DB, rows []historyRow) error {
-	q, args := historyInsert(rows)
-	if q == "" {
-		return nil
-	}
-	_, err := execTx(ctx, tx, q, args...)
-	return err
-}
-
-// historyInsert is the statement insertHistory runs; "" for no rows.
-func historyInsert(rows []historyRow) (string, []any) {
 	if len(rows) == 0 {
-		return "", nil
+		return nil
 	}
 	var sb strings.Builder
 	args := make([]any, 0, 9*len(rows))
@@ -93,7 +74,8 @@ func historyInsert(rows []historyRow) (string, []any) {
 		sb.WriteString("(?,?,?,?,?,?,?,?,?)")
 		args = append(args, h.TicketID, h.ActorID, h.At, h.Kind, h.Field, h.Event, h.FromValue, h.ToValue, h.Note)
 	}
-	return sb.String(), args
+	_, err := execTx(ctx, tx, sb.String(), args...)
+	return err
 }
 
 // versionedUpdate runs UPDATE tickets SET ..., version = version + 1 WHERE
@@ -101,20 +83,6 @@ func historyInsert(rows []historyRow) (string, []any) {
 // ErrVersionConflict. set maps column names (of this package) to values;
 // a "version" entry only asks for the bump, which always happens.
 func versionedUpdate(ctx context.Context, tx *gorm.DB, id int64, version int, set map[string]any) error {
-	q, args := updateStatement(id, version, set)
-	res, err := execTx(ctx, tx, q, args...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	return updatedOne(ctx, tx, id, n)
-}
-
-// updateStatement is the statement versionedUpdate runs.
-func updateStatement(id int64, version int, set map[string]any) (string, []any) {
 	cols := make([]string, 0, len(set))
 	for c := range set {
 		if c != "version" {
@@ -136,14 +104,12 @@ func updateStatement(id int64, version int, set map[string]any) (string, []any) 
 		sb.WriteString(" AND version = ?")
 		args = append(args, version)
 	}
-	return sb.String(), args
-}
-
-// updatedOne turns the rows a versioned update affected into nil, or
-// ErrNotFound / ErrVersionConflict when it matched none.
-func updatedOne(ctx context.Context, tx *gorm.DB, id int64, affected int64) error {
-	if affected == 1 {
-		return nil
+	res, err := execTx(ctx, tx, sb.String(), args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
 	}
 	var n int64
 	if err := tx.WithContext(ctx).Table("tickets").Where("id = ?", id).Count(&n).Error; err != nil {

@@ -158,7 +158,6 @@ func MySQLDSN(raw string) (string, error) {
 	c.ParseTime = true
 	c.Loc = time.UTC
 	c.InterpolateParams = true
-	c.MultiStatements = true // Batch; parameters are still interpolated by the driver
 	c.Collation = "utf8mb4_unicode_ci"
 	c.Params = map[string]string{"charset": "utf8mb4", "time_zone": "'+00:00'"}
 	if err := c.Apply(gomysql.TimeTruncate(time.Millisecond)); err != nil {

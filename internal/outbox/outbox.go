@@ -57,18 +57,8 @@ func RequestID(ctx context.Context) string {
 
 // Write stores events inside tx, which must be the transaction of the change.
 func Write(ctx context.Context, tx *gorm.DB, events ...Event) error {
-	q, args, err := Insert(ctx, events...)
-	if err != nil || q == "" {
-		return err
-	}
-	return tx.WithContext(ctx).Exec(q, args...).Error
-}
-
-// Insert is the statement Write runs, for a caller that sends it with
-// others (database.Batch); "" when there are no events.
-func Insert(ctx context.Context, events ...Event) (string, []any, error) {
 	if len(events) == 0 {
-		return "", nil, nil
+		return nil
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	// One multi-row INSERT in plain SQL: it runs in every change's
@@ -80,7 +70,7 @@ func Insert(ctx context.Context, events ...Event) (string, []any, error) {
 	for i, e := range events {
 		b, err := json.Marshal(e.Payload)
 		if err != nil {
-			return "", nil, fmt.Errorf("outbox: encode %s payload: %w", e.Type, err)
+			return fmt.Errorf("outbox: encode %s payload: %w", e.Type, err)
 		}
 		rid := e.RequestID
 		if rid == "" {
@@ -92,7 +82,7 @@ func Insert(ctx context.Context, events ...Event) (string, []any, error) {
 		sb.WriteString("(?,?,?,?,?,?)")
 		args = append(args, e.Type, e.AggregateType, e.AggregateID, string(b), rid, now)
 	}
-	return sb.String(), args, nil
+	return tx.WithContext(ctx).Exec(sb.String(), args...).Error
 }
 
 // Pending returns up to limit unpublished events, oldest first.
