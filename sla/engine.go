@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -116,11 +117,17 @@ type timerChange struct {
 // passed (each exactly once), and re-arms the timers. It is what every
 // trigger calls: ticket events, timers, the sweep, policy changes.
 func (s *Service) Recompute(ctx context.Context, ticketID int64) error {
+	return s.recomputeWith(ctx, ticketID, nil)
+}
+
+// recomputeWith is Recompute with what a sweep batch has already read
+// (b: nil reads everything inside the ticket's transaction).
+func (s *Service) recomputeWith(ctx context.Context, ticketID int64, b *sweepBatch) error {
 	var changes []timerChange
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		changes = changes[:0]
 		var err error
-		changes, err = s.recompute(ctx, tx, ticketID)
+		changes, err = s.recompute(ctx, tx, ticketID, b)
 		return err
 	})
 	if err != nil {
@@ -148,7 +155,7 @@ func (s *Service) applyTimers(ctx context.Context, ticketID int64, changes []tim
 	}
 }
 
-func (s *Service) recompute(ctx context.Context, tx *gorm.DB, ticketID int64) ([]timerChange, error) {
+func (s *Service) recompute(ctx context.Context, tx *gorm.DB, ticketID int64, b *sweepBatch) ([]timerChange, error) {
 	now := s.clock()
 	var t ticketFacts
 	if err := s.forUpdate(tx).Take(&t, ticketID).Error; err != nil {
@@ -161,11 +168,14 @@ func (s *Service) recompute(ctx context.Context, tx *gorm.DB, ticketID int64) ([
 	if err := tx.Where("ticket_id = ?", ticketID).Find(&existing).Error; err != nil {
 		return nil, err
 	}
-	facts, err := s.facts(ctx, tx, t)
-	if err != nil {
+	var policies []Policy
+	var err error
+	if b != nil {
+		policies = b.policies
+	} else if policies, err = s.policies(ctx, tx); err != nil {
 		return nil, err
 	}
-	policies, err := s.policies(ctx, tx)
+	facts, err := s.facts(ctx, tx, t, policies)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +184,7 @@ func (s *Service) recompute(ctx context.Context, tx *gorm.DB, ticketID int64) ([
 	if !ok {
 		// No policy covers the ticket any more: its clocks go.
 		for _, c := range existing {
-			if c.NextAt != nil {
+			if c.NextAt != nil && s.inReach(*c.NextAt, now) {
 				changes = append(changes, timerChange{cancel: TimerID(ticketID, Metric(c.Metric), *c.NextAt)})
 			}
 		}
@@ -187,11 +197,16 @@ func (s *Service) recompute(ctx context.Context, tx *gorm.DB, ticketID int64) ([
 		}
 		return changes, nil
 	}
-	sched, err := s.schedule(ctx, tx, p.CalendarID)
+	var sched *Schedule
+	if b != nil {
+		sched, err = b.schedule(ctx, s, tx, p.CalendarID)
+	} else {
+		sched, err = s.schedule(ctx, tx, p.CalendarID)
+	}
 	if err != nil {
 		return nil, err
 	}
-	tl, err := s.timeline(ctx, tx, t)
+	tl, err := s.timeline(ctx, tx, t, b)
 	if err != nil {
 		return nil, err
 	}
@@ -257,33 +272,41 @@ func (s *Service) recompute(ctx context.Context, tx *gorm.DB, ticketID int64) ([
 		if err := tx.Save(&row).Error; err != nil {
 			return nil, err
 		}
-		changes = append(changes, timerFor(ticketID, target.Metric, old.NextAt, row.NextAt, now))
+		changes = append(changes, s.timerFor(ticketID, target.Metric, old.NextAt, row.NextAt, now))
 	}
 	for _, c := range existing {
 		if !kept[c.Metric] {
 			if err := tx.Delete(&clockRow{}, c.ID).Error; err != nil {
 				return nil, err
 			}
-			changes = append(changes, timerFor(ticketID, Metric(c.Metric), c.NextAt, nil, now))
+			changes = append(changes, s.timerFor(ticketID, Metric(c.Metric), c.NextAt, nil, now))
 		}
 	}
 	return changes, nil
 }
 
-func timerFor(ticketID int64, m Metric, old, next *time.Time, now time.Time) timerChange {
+func (s *Service) timerFor(ticketID int64, m Metric, old, next *time.Time, now time.Time) timerChange {
 	var c timerChange
 	same := old != nil && next != nil && old.Equal(*next)
 	// A past instant's timer is the one firing now (asynq refuses to delete
-	// an active task) or already done: only future ones are cancelled.
-	if old != nil && !same && old.After(now) {
+	// an active task) or already done: only future ones are cancelled, and
+	// only if some Recompute or sweep could have armed them.
+	if old != nil && !same && old.After(now) && s.inReach(*old, now) {
 		c.cancel = TimerID(ticketID, m, *old)
 	}
-	if next != nil {
+	if next != nil && s.inReach(*next, now) {
 		// Scheduling an existing ID is harmless; doing it again repairs a
 		// timer lost with Redis.
 		c.schedule, c.at = TimerID(ticketID, m, *next), *next
 	}
 	return c
+}
+
+// inReach says whether Recompute arms (and may have armed) the timer of an
+// instant: with a horizon, only instants before now + horizon + armSlack;
+// the sweep arms the later ones as they come within the horizon.
+func (s *Service) inReach(at, now time.Time) bool {
+	return s.horizon <= 0 || at.Before(now.Add(s.horizon+armSlack))
 }
 
 // record writes one warning or breach: the event row (whose unique key
@@ -375,10 +398,19 @@ func msPtr(t *time.Time) *time.Time {
 	return &v
 }
 
-// facts reads what policy matching needs beyond the ticket row.
-func (s *Service) facts(ctx context.Context, tx *gorm.DB, t ticketFacts) (Facts, error) {
+// facts reads what matching against policies needs beyond the ticket row:
+// the department's tier and the requester's email only if some active
+// policy matches on them.
+func (s *Service) facts(ctx context.Context, tx *gorm.DB, t ticketFacts, policies []Policy) (Facts, error) {
 	f := Facts{Priority: t.Priority, Type: t.WorkflowKey, Category: t.Category, DepartmentID: t.DepartmentID}
-	if t.DepartmentID != nil {
+	var needTier, needEmail bool
+	for _, p := range policies {
+		if p.Active {
+			needTier = needTier || len(p.Match.Tier) > 0
+			needEmail = needEmail || len(p.Match.Organization) > 0
+		}
+	}
+	if t.DepartmentID != nil && needTier {
 		var tier []int
 		if err := tx.Table("departments").Where("id = ?", *t.DepartmentID).Pluck("tier", &tier).Error; err != nil {
 			return f, err
@@ -386,6 +418,9 @@ func (s *Service) facts(ctx context.Context, tx *gorm.DB, t ticketFacts) (Facts,
 		if len(tier) > 0 {
 			f.DepartmentTier = tier[0]
 		}
+	}
+	if !needEmail {
+		return f, nil
 	}
 	var email []string
 	if err := tx.Table("users").Where("id = ?", t.RequesterID).Pluck("email", &email).Error; err != nil {
@@ -398,8 +433,14 @@ func (s *Service) facts(ctx context.Context, tx *gorm.DB, t ticketFacts) (Facts,
 }
 
 // timeline reads the state changes and public replies of a ticket.
-func (s *Service) timeline(ctx context.Context, tx *gorm.DB, t ticketFacts) (Timeline, error) {
-	def, err := s.flows.GetWorkflow(ctx, t.WorkflowKey, t.WorkflowVersion)
+func (s *Service) timeline(ctx context.Context, tx *gorm.DB, t ticketFacts, b *sweepBatch) (Timeline, error) {
+	var def *workflow.Definition
+	var err error
+	if b != nil {
+		def, err = b.workflow(ctx, s, t.WorkflowKey, t.WorkflowVersion)
+	} else {
+		def, err = s.flows.GetWorkflow(ctx, t.WorkflowKey, t.WorkflowVersion)
+	}
 	if err != nil {
 		return Timeline{}, fmt.Errorf("workflow %s v%d: %w", t.WorkflowKey, t.WorkflowVersion, err)
 	}
@@ -473,34 +514,249 @@ func (s *Service) Fire(ctx context.Context, ticketID int64, at time.Time) error 
 
 // Sweep recomputes every ticket with a clock instant that passed without
 // being recorded (a lost Redis, a dead worker, a restart), in batches, and
-// returns how many tickets it visited. Run once per slot across replicas.
+// returns how many tickets it visited; then it arms the timers of the
+// instants coming within the horizon (see WithTimerHorizon). Run once per
+// slot across replicas; concurrent sweeps are harmless (the unique key of
+// sla_events records each instant once).
+//
+// A batch reads the policies and their calendars once and recomputes its
+// tickets on a few goroutines, each ticket in its own transaction as
+// Recompute does: on MySQL/MariaDB the time is round trips and commits, not
+// CPU; SQLite has one writer, so there it stays one at a time.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
+	start := s.clock()
 	visited := 0
 	seen := map[int64]bool{}
 	for {
 		now := s.clock()
+		if s.timer != nil {
+			// An instant that has just passed is its timer's to record:
+			// sweeping it too would only double the work (the second
+			// recompute finds the event recorded) when timers run behind.
+			now = now.Add(-sweepGrace)
+		}
 		var ids []int64
 		if err := s.conn(ctx).Model(&clockRow{}).Where("next_at <= ?", now).Order("next_at").
-			Limit(500).Pluck("ticket_id", &ids).Error; err != nil {
+			Limit(sweepBatchSize).Pluck("ticket_id", &ids).Error; err != nil {
 			return visited, err
 		}
-		progress := false
+		todo := ids[:0:0]
 		for _, id := range ids {
-			if seen[id] {
-				continue
+			if !seen[id] {
+				seen[id] = true
+				todo = append(todo, id)
 			}
-			seen[id] = true
-			progress = true
-			if err := s.Recompute(ctx, id); err != nil {
-				s.log.Error("sla sweep: recompute failed", "ticket_id", id, "err", err)
-				continue
-			}
-			visited++
 		}
-		if !progress || len(ids) < 500 {
-			return visited, nil
+		if len(todo) == 0 {
+			break
+		}
+		n, err := s.sweepBatch(ctx, todo)
+		visited += n
+		if err != nil {
+			return visited, err
+		}
+		if len(ids) < sweepBatchSize {
+			break
 		}
 	}
+	if _, err := s.arm(ctx, start.Add(-sweepGrace)); err != nil {
+		return visited, err
+	}
+	return visited, nil
+}
+
+const sweepBatchSize = 500
+
+// sweepGrace: with timers, the sweep leaves instants younger than this to
+// them. A lost timer's instant is then recorded by the first sweep at least
+// this long after it (so at most 30 s + sweepGrace late in serve).
+const sweepGrace = 10 * time.Second
+
+// sweepBatch is what a sweep reads once per batch of due tickets instead of
+// once per ticket: the policies, and their calendars and the workflow
+// definitions (only read) as they are needed.
+type sweepBatch struct {
+	policies  []Policy
+	mu        sync.Mutex
+	schedules map[int64]*Schedule
+	flows     map[flowKey]*workflow.Definition
+}
+
+type flowKey struct {
+	key     string
+	version int
+}
+
+func (b *sweepBatch) workflow(ctx context.Context, s *Service, key string, version int) (*workflow.Definition, error) {
+	k := flowKey{key, version}
+	b.mu.Lock()
+	d, ok := b.flows[k]
+	b.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err := s.flows.GetWorkflow(ctx, key, version)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.flows[k] = d
+	b.mu.Unlock()
+	return d, nil
+}
+
+func (b *sweepBatch) schedule(ctx context.Context, s *Service, tx *gorm.DB, id *int64) (*Schedule, error) {
+	if id == nil {
+		return AlwaysOpenSchedule(), nil
+	}
+	b.mu.Lock()
+	sch, ok := b.schedules[*id]
+	b.mu.Unlock()
+	if ok {
+		return sch, nil
+	}
+	sch, err := s.schedule(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.schedules[*id] = sch
+	b.mu.Unlock()
+	return sch, nil
+}
+
+// sweepWorkers is how many tickets a sweep recomputes at once.
+func (s *Service) sweepWorkers() int {
+	if s.sweepConc > 0 {
+		return s.sweepConc
+	}
+	if s.db.Dialect == database.SQLite {
+		return 1 // one writer: more would only queue on the lock
+	}
+	// Waiting on page reads and commits more than on CPU (1M tickets do not
+	// fit a default 128 MB buffer pool); half the connection pool.
+	return 16
+}
+
+// sweepBatch recomputes ids with the batch's policies on sweepWorkers
+// goroutines. A ticket that fails is logged and left for the next sweep; a
+// cancelled ctx stops the batch.
+func (s *Service) sweepBatch(ctx context.Context, ids []int64) (int, error) {
+	pols, err := s.policies(ctx, s.conn(ctx))
+	if err != nil {
+		return 0, err
+	}
+	b := &sweepBatch{policies: pols, schedules: map[int64]*Schedule{}, flows: map[flowKey]*workflow.Definition{}}
+	work := make(chan int64)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for range min(s.sweepWorkers(), len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				if err := s.recomputeWith(ctx, id, b); err != nil {
+					s.log.Error("sla sweep: recompute failed", "ticket_id", id, "err", err)
+					continue
+				}
+				mu.Lock()
+				done++
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, id := range ids {
+		select {
+		case work <- id:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	return done, ctx.Err()
+}
+
+// DefaultTimerHorizon is how far ahead timers are armed unless
+// WithTimerHorizon says otherwise. The sweep runs every 30 s in serve, so
+// an instant is armed at least 90 s before it falls due, and a couple of
+// missed sweep slots cost nothing.
+const DefaultTimerHorizon = 2 * time.Minute
+
+// armSlack widens what Recompute arms beyond the sweep's horizon, so a
+// Recompute whose transaction straddles a sweep's read (or runs on a
+// replica whose clock is a little behind) cannot leave an instant to
+// neither of them.
+const armSlack = time.Minute
+
+// arm schedules the timers of every clock instant in [from, now+horizon),
+// where from is where this process's last arming stopped, or since (the
+// sweep's start less its grace) if that is later: the sweep recomputed what
+// was due before; a past instant's timer fires at once. Timer IDs are
+// deterministic (and asynq keeps a fired one's ID a minute), so arming
+// again what another replica or a Recompute armed is a no-op. It returns
+// how many it armed.
+func (s *Service) arm(ctx context.Context, since time.Time) (int, error) {
+	if s.timer == nil || s.horizon <= 0 {
+		return 0, nil
+	}
+	now := s.clock()
+	to := now.Add(s.horizon)
+	s.mu.Lock()
+	from := s.armedTo
+	s.mu.Unlock()
+	if from.Before(since) {
+		from = since
+	}
+	if !from.Before(to) {
+		return 0, nil
+	}
+	type inst struct {
+		TicketID int64
+		Metric   string
+		NextAt   time.Time
+	}
+	var rows []inst
+	if err := s.conn(ctx).Model(&clockRow{}).Select("ticket_id", "metric", "next_at").
+		Where("next_at >= ? AND next_at < ?", from, to).Order("next_at").Find(&rows).Error; err != nil {
+		return 0, err
+	}
+	work := make(chan inst)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := 0
+	for range min(4, len(rows)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range work {
+				at := r.NextAt.UTC()
+				if err := s.timer.Schedule(ctx, TimerID(r.TicketID, Metric(r.Metric), at), at, r.TicketID); err != nil {
+					s.log.Warn("sla: arm timer (the sweep will catch the instant)", "ticket_id", r.TicketID, "err", err)
+					mu.Lock()
+					failed++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, r := range rows {
+		work <- r
+	}
+	close(work)
+	wg.Wait()
+	if failed == 0 {
+		// A failure leaves the mark where it was: the next sweep arms the
+		// range again (what did get armed is a no-op then).
+		s.mu.Lock()
+		if to.After(s.armedTo) {
+			s.armedTo = to
+		}
+		s.mu.Unlock()
+	}
+	return len(rows) - failed, nil
 }
 
 // RecomputeAll recomputes every ticket that is not closed, in id order, for

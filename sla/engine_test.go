@@ -1,6 +1,7 @@
 package sla_test
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,95 @@ func TestResolvedInTimeIsMetNotBreached(t *testing.T) {
 		if n := e.recorded(tk.ID, sla.KindBreach); n != 1 {
 			t.Fatalf("breaches after resolving in time: %d, want still 1", n)
 		}
+	})
+}
+
+// With a timer horizon (the default), Recompute arms only instants that
+// are near; each sweep arms the ones that have come within reach since,
+// once. Every warning and breach is still recorded once, by its timer.
+func TestTimerHorizon(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		e := newEnvWith(t, db)
+		e.policy(sla.Policy{Name: "urgent", Position: 1, Match: sla.Match{Priority: []string{"P1"}},
+			Targets: []sla.Target{{Metric: sla.Resolution, Within: hours(1.0 / 30)}}}) // 2 minutes
+		e.policy(sla.Policy{Name: "standard", Position: 2,
+			Targets: []sla.Target{{Metric: sla.Resolution, Within: hours(1), WarnBefore: hours(0.25)}}})
+		pending := func() []string {
+			e.timer.mu.Lock()
+			defer e.timer.mu.Unlock()
+			var ids []string
+			for id := range e.timer.pending {
+				ids = append(ids, id)
+			}
+			return ids
+		}
+		counts := func() (int, int) {
+			e.timer.mu.Lock()
+			defer e.timer.mu.Unlock()
+			return e.timer.scheduled, e.timer.cancelled
+		}
+		sweep := func(want int) {
+			t.Helper()
+			if n, err := e.svc.Sweep(ctx); err != nil || n != want {
+				t.Fatalf("sweep visited %d (err %v), want %d", n, err, want)
+			}
+		}
+		t0 := e.clk.Now()
+		urgent := e.create(tickets.NewTicket{Priority: "P1"})
+		tk := e.create(tickets.NewTicket{Priority: "P3"})
+		// The urgent instant is near: armed at once. The standard warning
+		// (t0+45m) is not.
+		if got, want := pending(), []string{sla.TimerID(urgent.ID, sla.Resolution, t0.Add(2*time.Minute))}; !slices.Equal(got, want) {
+			t.Fatalf("armed at creation: %v, want %v", got, want)
+		}
+		e.at(t0.Add(2 * time.Minute))
+		if n := e.recorded(urgent.ID, sla.KindBreach); n != 1 {
+			t.Fatalf("urgent breaches: %d, want 1", n)
+		}
+		e.clk.Set(t0.Add(30 * time.Minute))
+		sweep(0)
+		if got := pending(); len(got) != 0 {
+			t.Fatalf("armed 15 minutes ahead: %v", got)
+		}
+		e.clk.Set(t0.Add(44 * time.Minute))
+		sweep(0)
+		warn := sla.TimerID(tk.ID, sla.Resolution, t0.Add(45*time.Minute))
+		if got := pending(); !slices.Equal(got, []string{warn}) {
+			t.Fatalf("armed a minute before the warning: %v, want %s", got, warn)
+		}
+		scheduled, _ := counts()
+		sweep(0)
+		if again, _ := counts(); again != scheduled {
+			t.Fatalf("a second sweep armed %d timers again", again-scheduled)
+		}
+		e.at(t0.Add(45 * time.Minute))
+		if n := e.recorded(tk.ID, sla.KindWarning); n != 1 {
+			t.Fatalf("warnings: %d, want 1", n)
+		}
+		if got := pending(); len(got) != 0 {
+			t.Fatalf("the due instant 15 minutes ahead was armed: %v", got)
+		}
+		e.clk.Set(t0.Add(58*time.Minute + 30*time.Second))
+		sweep(0)
+		e.at(t0.Add(time.Hour))
+		if n := e.recorded(tk.ID, sla.KindBreach); n != 1 {
+			t.Fatalf("breaches: %d, want 1", n)
+		}
+		// No timer was ever armed that had to be cancelled.
+		if _, cancelled := counts(); cancelled != 0 {
+			t.Fatalf("%d cancels", cancelled)
+		}
+		// A clock whose instant passed between sweeps with no timer (a
+		// process restart lost the in-memory mark and Redis) is recorded
+		// by the next sweep, once.
+		late := e.create(tickets.NewTicket{Priority: "P3"})
+		t1 := e.clk.Now()
+		e.clk.Set(t1.Add(2 * time.Hour))
+		sweep(1)
+		sweep(0)
+		if n := e.recorded(late.ID, sla.KindBreach); n != 1 {
+			t.Fatalf("late ticket breaches: %d, want 1", n)
+		}
+		wantTime(t, "breached_at", e.clock(late.ID, sla.Resolution).BreachedAt, t1.Add(time.Hour))
 	})
 }

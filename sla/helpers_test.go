@@ -44,8 +44,10 @@ func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 // simulated: it keeps what is scheduled so the test can fire due timers
 // the way a worker would. The real asynq path is covered end to end.
 type recTimer struct {
-	mu      sync.Mutex
-	pending map[string]timerEntry
+	mu        sync.Mutex
+	pending   map[string]timerEntry
+	scheduled int // Schedule calls
+	cancelled int // Cancel calls
 }
 
 type timerEntry struct {
@@ -56,6 +58,7 @@ type timerEntry struct {
 func (r *recTimer) Schedule(_ context.Context, id string, at time.Time, ticketID int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.scheduled++
 	r.pending[id] = timerEntry{at, ticketID}
 	return nil
 }
@@ -63,6 +66,7 @@ func (r *recTimer) Schedule(_ context.Context, id string, at time.Time, ticketID
 func (r *recTimer) Cancel(_ context.Context, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.cancelled++
 	delete(r.pending, id)
 	return nil
 }
@@ -85,7 +89,15 @@ type env struct {
 // start: Friday 2026-03-06 07:00 UTC = 15:00 in Shanghai.
 var start = time.Date(2026, 3, 6, 7, 0, 0, 0, time.UTC)
 
+// newEnv arms every instant's timer as soon as it is computed (no
+// horizon): simulated time jumps hours at once, with no cron in between.
+// newEnvWith takes the service's options instead (TestTimerHorizon).
 func newEnv(t *testing.T, db *database.DB) *env {
+	t.Helper()
+	return newEnvWith(t, db, sla.WithTimerHorizon(0))
+}
+
+func newEnvWith(t *testing.T, db *database.DB, opts ...sla.Option) *env {
 	t.Helper()
 	clk := &fakeClock{t: start}
 	acc := accounts.New(db, accounts.WithBcryptCost(bcrypt.MinCost), accounts.WithClock(clk.Now))
@@ -95,7 +107,8 @@ func newEnv(t *testing.T, db *database.DB) *env {
 	}
 	timer := &recTimer{pending: map[string]timerEntry{}}
 	e := &env{t: t, db: db, clk: clk, acc: acc, tk: tk, timer: timer,
-		svc: sla.New(db, tk, sla.WithClock(clk.Now), sla.WithTimer(timer), sla.WithActor(ticketsactor.Actor{Tickets: tk}))}
+		svc: sla.New(db, tk, append([]sla.Option{sla.WithClock(clk.Now), sla.WithTimer(timer),
+			sla.WithActor(ticketsactor.Actor{Tickets: tk})}, opts...)...)}
 	e.admin = e.user("admin", accounts.RoleAdmin)
 	e.agent = e.user("agent", accounts.RoleAgent)
 	e.cust = e.user("customer", accounts.RoleRequester)

@@ -69,8 +69,12 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 
+	horizon   time.Duration // arm timers this far ahead; 0: every instant
+	sweepConc int           // tickets a sweep recomputes at once; 0: by dialect
+
 	mu        sync.Mutex
 	schedules map[int64]cachedSchedule // calendar id -> compiled, by version
+	armedTo   time.Time                // instants before this were armed by this process's sweeps
 }
 
 type cachedSchedule struct {
@@ -87,6 +91,18 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // WithTimer sets the timer; without one only the sweep records instants.
 func WithTimer(t Timer) Option { return func(s *Service) { s.timer = t } }
 
+// WithTimerHorizon sets how far ahead timers are armed (default
+// DefaultTimerHorizon). Recompute arms an instant only if it falls within
+// the horizon (plus a minute of slack); each Sweep arms the instants that
+// have come within it since. Redis then holds minutes of timers instead of
+// every open ticket's, which keeps the in-process server fast. 0 arms every
+// instant as soon as it is computed.
+func WithTimerHorizon(d time.Duration) Option { return func(s *Service) { s.horizon = max(d, 0) } }
+
+// WithSweepWorkers sets how many tickets a sweep recomputes at once
+// (default 16 on MySQL/MariaDB, 1 on SQLite).
+func WithSweepWorkers(n int) Option { return func(s *Service) { s.sweepConc = n } }
+
 // WithActor sets who carries out actions; without one actions are skipped
 // and logged.
 func WithActor(a Actor) Option { return func(s *Service) { s.actor = a } }
@@ -96,7 +112,8 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // New makes the service.
 func New(db *database.DB, flows Workflows, opts ...Option) *Service {
-	s := &Service{db: db, flows: flows, now: time.Now, log: slog.Default(), schedules: map[int64]cachedSchedule{}}
+	s := &Service{db: db, flows: flows, now: time.Now, log: slog.Default(), schedules: map[int64]cachedSchedule{},
+		horizon: DefaultTimerHorizon}
 	for _, o := range opts {
 		o(s)
 	}

@@ -3,7 +3,10 @@
 //
 // The database is the truth: a clock row says when its next instant (warning
 // or due) is; an asynq timer at that instant is only an optimisation, and a
-// cron sweep catches any clock whose instant passed unmarked. Clocks are
+// cron sweep catches any clock whose instant passed unmarked. Timers are
+// armed only for instants within a short horizon (DefaultTimerHorizon);
+// the sweep arms the next ones as they come within it, so Redis holds
+// minutes of timers, not one per open ticket. Clocks are
 // always recomputed by replaying the ticket's history (Replay), never by
 // adjusting them from "now", so a policy change or a priority change gives
 // the same answer as if it had been true from the start.
