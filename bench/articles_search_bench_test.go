@@ -3,7 +3,6 @@ package bench_test
 import (
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -19,8 +18,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/loopdesk/loopdesk/accounts"
-	"github.com/loopdesk/loopdesk/bench"
 	"github.com/loopdesk/loopdesk/internal/database"
+	"github.com/loopdesk/loopdesk/internal/datasets"
 	"github.com/loopdesk/loopdesk/internal/testenv"
 	"github.com/loopdesk/loopdesk/knowledge"
 	"github.com/loopdesk/loopdesk/migrations"
@@ -261,7 +260,10 @@ type artGen struct {
 
 func newArticleGen() (*artGen, error) {
 	g := &artGen{questions: map[string][]string{}, domain: map[string]string{}}
-	dir := bench.DataDir()
+	dir, ok := datasets.Dir()
+	if !ok {
+		return nil, fmt.Errorf("BANKING77 and CLINC150 (../shared/data or $LOOPDESK_DATA_SETS) are needed")
+	}
 	add := func(text, intent, domain string) {
 		if _, ok := g.questions[intent]; !ok {
 			g.intents = append(g.intents, intent)
@@ -269,43 +271,29 @@ func newArticleGen() (*artGen, error) {
 		}
 		g.questions[intent] = append(g.questions[intent], strings.TrimSpace(text))
 	}
-	readCSV := func(name string) ([][]string, error) {
-		f, err := os.Open(filepath.Join(dir, "banking77", name))
-		if err != nil {
-			return nil, fmt.Errorf("BANKING77 (../shared/data) is needed: %w", err)
-		}
-		defer f.Close()
-		rows, err := csv.NewReader(f).ReadAll()
-		if err != nil {
-			return nil, err
-		}
-		return rows[1:], nil
-	}
-	rows, err := readCSV("train.csv")
+	train, err := datasets.Banking77(dir, "train")
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows {
-		add(r[0], r[1], "banking")
+	for _, l := range train {
+		add(l.Text, l.Intent, "banking")
 	}
-	if rows, err = readCSV("test.csv"); err != nil {
+	test, err := datasets.Banking77(dir, "test")
+	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows {
-		g.heldOut = append(g.heldOut, r[0])
+	for _, l := range test {
+		g.heldOut = append(g.heldOut, l.Text)
 	}
-	bs, err := os.ReadFile(filepath.Join(dir, "clinc150", "data_full.json"))
+	clinc, err := datasets.CLINC150(dir)
 	if err != nil {
-		return nil, fmt.Errorf("CLINC150 (../shared/data) is needed: %w", err)
+		return nil, err
 	}
-	var clinc map[string][][2]string
-	if err := json.Unmarshal(bs, &clinc); err != nil {
+	bs, err := os.ReadFile(filepath.Join(dir, "clinc150", "domains.json"))
+	if err != nil {
 		return nil, err
 	}
 	var domains map[string][]string
-	if bs, err = os.ReadFile(filepath.Join(dir, "clinc150", "domains.json")); err != nil {
-		return nil, err
-	}
 	if err := json.Unmarshal(bs, &domains); err != nil {
 		return nil, err
 	}
@@ -316,12 +304,12 @@ func newArticleGen() (*artGen, error) {
 		}
 	}
 	for _, split := range []string{"train", "val"} {
-		for _, p := range clinc[split] {
-			add(p[0], p[1], domainOf[p[1]])
+		for _, l := range clinc[split] {
+			add(l.Text, l.Intent, domainOf[l.Intent])
 		}
 	}
-	for _, p := range clinc["test"] {
-		g.heldOut = append(g.heldOut, p[0])
+	for _, l := range clinc["test"] {
+		g.heldOut = append(g.heldOut, l.Text)
 	}
 	return g, nil
 }

@@ -1,11 +1,8 @@
 package bench
 
 import (
-	"encoding/csv"
-	"fmt"
+	"github.com/loopdesk/loopdesk/internal/datasets"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 )
 
 // chineseIssues are realistic Chinese and mixed-script customer messages, a
@@ -30,33 +27,18 @@ var chineseIssues = []string{
 // Chinese fixtures, shuffled deterministically.
 func Corpus() ([]string, error) {
 	out := append([]string(nil), chineseIssues...)
-	path := filepath.Join(DataDir(), "banking77", "train.csv")
-	if f, err := os.Open(path); err == nil {
-		defer f.Close()
-		rows, err := csv.NewReader(f).ReadAll()
+	if dir, ok := datasets.Dir(); ok {
+		ls, err := datasets.Banking77(dir, "train")
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
+			return nil, err
 		}
-		for _, r := range rows[1:] {
-			out = append(out, r[0])
+		for _, l := range ls {
+			out = append(out, l.Text)
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out, nil
-}
-
-// DataDir is where the shared public data sets live, relative to the repo.
-func DataDir() string {
-	if d := os.Getenv("LOOPDESK_DATA_SETS"); d != "" {
-		return d
-	}
-	for _, p := range []string{"../../shared/data", "../shared/data"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "../../shared/data"
 }
 
 // Subject shortens a corpus line to a ticket subject (at most 120 runes);

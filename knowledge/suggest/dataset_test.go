@@ -9,10 +9,9 @@ package suggest
 // in about 10 s, and so that it can compare against the package's own BM25.
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
+	"github.com/loopdesk/loopdesk/internal/datasets"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -39,31 +38,6 @@ type dataset struct {
 	test    []labelled
 }
 
-// dataDir finds the shared data sets: $LOOPDESK_DATA_SETS, else
-// ../shared/data next to the module root (the directory holding go.mod).
-func dataDir() (string, bool) {
-	if d := os.Getenv("LOOPDESK_DATA_SETS"); d != "" {
-		_, err := os.Stat(d)
-		return d, err == nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "data")
-			_, err := os.Stat(d)
-			return d, err == nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
-
 func loadBanking77(dir string) (*dataset, error) {
 	ds := &dataset{name: "BANKING77"}
 	b, err := os.ReadFile(filepath.Join(dir, "banking77", "categories.json"))
@@ -73,26 +47,14 @@ func loadBanking77(dir string) (*dataset, error) {
 	if err := json.Unmarshal(b, &ds.intents); err != nil {
 		return nil, err
 	}
-	read := func(name string) ([]labelled, error) {
-		f, err := os.Open(filepath.Join(dir, "banking77", name))
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		rows, err := csv.NewReader(f).ReadAll()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		var out []labelled
-		for _, r := range rows[1:] {
-			out = append(out, labelled{r[0], r[1]})
-		}
-		return out, nil
+	read := func(split string) ([]labelled, error) {
+		ls, err := datasets.Banking77(dir, split)
+		return fromSet(ls), err
 	}
-	if ds.train, err = read("train.csv"); err != nil {
+	if ds.train, err = read("train"); err != nil {
 		return nil, err
 	}
-	if ds.test, err = read("test.csv"); err != nil {
+	if ds.test, err = read("test"); err != nil {
 		return nil, err
 	}
 	return ds, nil
@@ -101,24 +63,13 @@ func loadBanking77(dir string) (*dataset, error) {
 // loadCLINC150 reads data_full.json; out-of-scope queries (oos_*) are left
 // out: there is no article for them. withVal adds val to the links.
 func loadCLINC150(dir string, withVal bool) (*dataset, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "clinc150", "data_full.json"))
+	all, err := datasets.CLINC150(dir)
 	if err != nil {
 		return nil, err
 	}
-	var raw map[string][][2]string
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, err
-	}
-	conv := func(rows [][2]string) []labelled {
-		out := make([]labelled, len(rows))
-		for i, r := range rows {
-			out[i] = labelled{r[0], r[1]}
-		}
-		return out
-	}
-	ds := &dataset{name: "CLINC150", train: conv(raw["train"]), test: conv(raw["test"])}
+	ds := &dataset{name: "CLINC150", train: fromSet(all["train"]), test: fromSet(all["test"])}
 	if withVal {
-		ds.train = append(ds.train, conv(raw["val"])...)
+		ds.train = append(ds.train, fromSet(all["val"])...)
 	}
 	seen := map[string]bool{}
 	for _, l := range ds.train {
@@ -129,6 +80,14 @@ func loadCLINC150(dir string, withVal bool) (*dataset, error) {
 	}
 	slices.Sort(ds.intents)
 	return ds, nil
+}
+
+func fromSet(ls []datasets.Labelled) []labelled {
+	out := make([]labelled, len(ls))
+	for i, l := range ls {
+		out[i] = labelled{l.Text, l.Intent}
+	}
+	return out
 }
 
 // intentArticle writes the generic article of an intent from its name only:
@@ -288,7 +247,7 @@ func (ds *dataset) coldSplit(exs []Example, ids map[string]int64) (warmEx []Exam
 // TestSuggestDatasets runs the measurement protocol on BANKING77 and
 // CLINC150 and asserts the targets. Run with -v to see the figures.
 func TestSuggestDatasets(t *testing.T) {
-	dir, ok := dataDir()
+	dir, ok := datasets.Dir()
 	if !ok {
 		t.Skip("shared data sets not found (../shared/data from the repository root, or $LOOPDESK_DATA_SETS): skipping the BANKING77/CLINC150 measurement")
 	}
@@ -364,7 +323,7 @@ func TestSuggestDatasets(t *testing.T) {
 
 // benchData loads a data set for the benchmarks.
 func benchData(b *testing.B, clinc bool) *dataset {
-	dir, ok := dataDir()
+	dir, ok := datasets.Dir()
 	if !ok {
 		b.Skip("shared data sets not found (../shared/data from the repository root, or $LOOPDESK_DATA_SETS)")
 	}
@@ -382,34 +341,19 @@ func benchData(b *testing.B, clinc bool) *dataset {
 }
 
 // synthetic grows examples to n linked tickets by copying them with
-// deterministic noise, as real tickets have: a dropped word, two words
-// swapped, a typo (two letters swapped or one dropped). The typos grow the
-// vocabulary as a large real base does.
+// datasets.Vary's deterministic noise; it never shrinks them.
 func synthetic(exs []Example, n int) []Example {
-	rng := rand.New(rand.NewPCG(7, 7))
-	out := append([]Example(nil), exs...)
-	for len(out) < n {
-		e := exs[len(out)%len(exs)]
-		ws := strings.Fields(e.Text)
-		if len(ws) > 2 && rng.IntN(3) == 0 {
-			i := rng.IntN(len(ws))
-			ws = append(ws[:i:i], ws[i+1:]...)
-		}
-		if len(ws) > 1 && rng.IntN(3) == 0 {
-			i := rng.IntN(len(ws) - 1)
-			ws[i], ws[i+1] = ws[i+1], ws[i]
-		}
-		for i, w := range ws {
-			if len(w) > 3 && rng.IntN(5) == 0 {
-				j := 1 + rng.IntN(len(w)-2)
-				if rng.IntN(2) == 0 {
-					ws[i] = w[:j] + w[j+1:j+2] + w[j:j+1] + w[j+2:]
-				} else {
-					ws[i] = w[:j] + w[j+1:]
-				}
-			}
-		}
-		out = append(out, Example{ArticleID: e.ArticleID, Text: strings.Join(ws, " ")})
+	if n <= len(exs) {
+		return append([]Example(nil), exs...)
+	}
+	texts := make([]string, len(exs))
+	for i, e := range exs {
+		texts[i] = e.Text
+	}
+	out := make([]Example, 0, n)
+	out = append(out, exs...)
+	for i, t := range datasets.Vary(texts, n)[len(exs):] {
+		out = append(out, Example{ArticleID: exs[(len(exs)+i)%len(exs)].ArticleID, Text: t})
 	}
 	return out
 }

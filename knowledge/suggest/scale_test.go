@@ -8,6 +8,7 @@ package suggest
 
 import (
 	"fmt"
+	"github.com/loopdesk/loopdesk/internal/datasets"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -174,7 +175,7 @@ func (h *heapPeak) end() (peakMB, keptMB float64) {
 // heap, Rank p50/p99 (top 5), top-1 accuracy and the share of questions
 // whose right first suggestion scores under MinScore.
 func buildRankScale(b *testing.B, nArticles, nExamples int) {
-	dir, ok := dataDir()
+	dir, ok := datasets.Dir()
 	if !ok {
 		b.Skip("shared data sets not found (../shared/data from the repository root, or $LOOPDESK_DATA_SETS)")
 	}
@@ -243,7 +244,7 @@ func BenchmarkBuildRankScale(b *testing.B) {
 // BenchmarkSuggestMemory measures the CLINC150 base (150 articles) with its
 // 15,000 training questions, and grown to 100,000 by synthetic.
 func BenchmarkSuggestMemory(b *testing.B) {
-	dir, ok := dataDir()
+	dir, ok := datasets.Dir()
 	if !ok {
 		b.Skip("shared data sets not found")
 	}

@@ -8,28 +8,20 @@ package suggest
 //	LOOPDESK_SUGGEST_MINSCORE=1 go test ./knowledge/suggest -run TestMinScore -v
 
 import (
-	"encoding/json"
+	"github.com/loopdesk/loopdesk/internal/datasets"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
 // loadCLINC150OOS returns the out-of-scope queries of a split ("val",
 // "test").
 func loadCLINC150OOS(dir, split string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "clinc150", "data_full.json"))
-	if err != nil {
-		return nil, err
-	}
-	var raw map[string][][2]string
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, err
-	}
+	all, err := datasets.CLINC150(dir)
 	var out []string
-	for _, r := range raw["oos_"+split] {
-		out = append(out, r[0])
+	for _, l := range all["oos_"+split] {
+		out = append(out, l.Text)
 	}
-	return out, nil
+	return out, err
 }
 
 // suppression measures a threshold: the fraction of out-of-scope queries
@@ -64,7 +56,7 @@ func TestMinScore(t *testing.T) {
 	if os.Getenv("LOOPDESK_SUGGEST_MINSCORE") == "" {
 		t.Skip("LOOPDESK_SUGGEST_MINSCORE not set: calibration of MinScore")
 	}
-	dir, ok := dataDir()
+	dir, ok := datasets.Dir()
 	if !ok {
 		t.Skip("shared data sets not found")
 	}

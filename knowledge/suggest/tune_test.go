@@ -10,6 +10,7 @@ package suggest
 // LOOPDESK_SUGGEST_SHOTS=n keeps only n linked tickets per intent.
 
 import (
+	"github.com/loopdesk/loopdesk/internal/datasets"
 	"os"
 	"strconv"
 	"strings"
@@ -20,7 +21,7 @@ import (
 // valSplit returns a data set for tuning: BANKING77 holds out every 5th
 // training question of each intent; CLINC150 links train and evaluates val.
 func valSplit(t *testing.T, name string) *dataset {
-	dir, ok := dataDir()
+	dir, ok := datasets.Dir()
 	if !ok {
 		t.Skip("shared data sets not found")
 	}

@@ -2,39 +2,20 @@ package cluster
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"strings"
+	"github.com/loopdesk/loopdesk/internal/datasets"
 	"testing"
 )
 
-// grow replicates questions to n with deterministic small variations, as
-// repeat tickets have: a dropped word, two words swapped, typos (two
-// letters swapped or one dropped). Each copy keeps its question's intent.
+// grow replicates questions to n with datasets.Vary; each copy keeps its
+// question's intent.
 func grow(ls []labelled, n int) []labelled {
-	rng := rand.New(rand.NewPCG(7, 7))
-	out := append([]labelled(nil), ls[:min(n, len(ls))]...)
-	for len(out) < n {
-		l := ls[len(out)%len(ls)]
-		ws := strings.Fields(l.text)
-		if len(ws) > 2 && rng.IntN(3) == 0 {
-			i := rng.IntN(len(ws))
-			ws = append(ws[:i:i], ws[i+1:]...)
-		}
-		if len(ws) > 1 && rng.IntN(3) == 0 {
-			i := rng.IntN(len(ws) - 1)
-			ws[i], ws[i+1] = ws[i+1], ws[i]
-		}
-		for i, w := range ws {
-			if len(w) > 3 && rng.IntN(5) == 0 {
-				j := 1 + rng.IntN(len(w)-2)
-				if rng.IntN(2) == 0 {
-					ws[i] = w[:j] + w[j+1:j+2] + w[j:j+1] + w[j+2:]
-				} else {
-					ws[i] = w[:j] + w[j+1:]
-				}
-			}
-		}
-		out = append(out, labelled{strings.Join(ws, " "), l.intent})
+	texts := make([]string, len(ls))
+	for i, l := range ls {
+		texts[i] = l.text
+	}
+	out := make([]labelled, n)
+	for i, t := range datasets.Vary(texts, n) {
+		out[i] = labelled{t, ls[i%len(ls)].intent}
 	}
 	return out
 }

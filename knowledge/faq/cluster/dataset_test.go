@@ -7,12 +7,9 @@ package cluster
 // CLINC150 is CC BY 3.0 (Larson et al., 2019).
 
 import (
-	"encoding/csv"
-	"encoding/json"
-	"fmt"
+	"github.com/loopdesk/loopdesk/internal/datasets"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -23,66 +20,26 @@ type labelled struct {
 	text, intent string
 }
 
-// dataDir finds the shared data sets: $LOOPDESK_DATA_SETS, else
-// ../shared/data next to the module root (the directory holding go.mod).
-func dataDir() (string, bool) {
-	if d := os.Getenv("LOOPDESK_DATA_SETS"); d != "" {
-		_, err := os.Stat(d)
-		return d, err == nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "data")
-			_, err := os.Stat(d)
-			return d, err == nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
-
-// loadBanking77 reads train.csv or test.csv.
+// loadBanking77 reads train or test.
 func loadBanking77(dir, split string) ([]labelled, error) {
-	f, err := os.Open(filepath.Join(dir, "banking77", split+".csv"))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("banking77 %s: %w", split, err)
-	}
-	var out []labelled
-	for _, r := range rows[1:] {
-		out = append(out, labelled{r[0], r[1]})
-	}
-	return out, nil
+	ls, err := datasets.Banking77(dir, split)
+	return fromSet(ls), err
 }
 
-// loadCLINC150 reads one split of data_full.json ("train", "val", "test");
-// out-of-scope queries (oos_*) are separate splits and never read: they
-// are no intent, so they have no group to be scored against.
+// loadCLINC150 reads one split ("train", "val", "test"); out-of-scope
+// queries (oos_*) are separate splits and never read: they are no intent,
+// so they have no group to be scored against.
 func loadCLINC150(dir, split string) ([]labelled, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "clinc150", "data_full.json"))
-	if err != nil {
-		return nil, err
+	all, err := datasets.CLINC150(dir)
+	return fromSet(all[split]), err
+}
+
+func fromSet(ls []datasets.Labelled) []labelled {
+	out := make([]labelled, len(ls))
+	for i, l := range ls {
+		out[i] = labelled{l.Text, l.Intent}
 	}
-	var raw map[string][][2]string
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, err
-	}
-	var out []labelled
-	for _, r := range raw[split] {
-		out = append(out, labelled{r[0], r[1]})
-	}
-	return out, nil
+	return out
 }
 
 // asItems turns questions into tickets with IDs 1..n.
@@ -97,7 +54,7 @@ func asItems(ls []labelled) ([]Item, []string) {
 }
 
 func mustData(t testing.TB) string {
-	dir, ok := dataDir()
+	dir, ok := datasets.Dir()
 	if !ok {
 		t.Skip("shared data sets not found (../shared/data from the repository root, or $LOOPDESK_DATA_SETS): skipping the BANKING77/CLINC150 measurement")
 	}
