@@ -14,6 +14,7 @@ import (
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/internal/database"
 	"github.com/loopdesk/loopdesk/knowledge"
+	"github.com/loopdesk/loopdesk/notify"
 	"github.com/loopdesk/loopdesk/sla"
 	"github.com/loopdesk/loopdesk/tickets"
 )
@@ -31,8 +32,10 @@ type Deps struct {
 	// Knowledge serves /articles, /tickets/{id}/articles and
 	// /tickets/{id}/suggested-articles; nil leaves those routes answering 503.
 	Knowledge *knowledge.Service
-	DB        *database.DB
-	Redis     redis.UniversalClient
+	// Notify serves /notifications; nil leaves those routes answering 503.
+	Notify *notify.Service
+	DB     *database.DB
+	Redis  redis.UniversalClient
 	// Throttle rate-limits sign-in; nil disables limiting (tests of other things only).
 	Throttle *accounts.LoginThrottle
 	Registry *prometheus.Registry // HTTP metrics are registered here and /metrics serves it
@@ -73,7 +76,7 @@ func NewEngine(d Deps) *gin.Engine {
 
 	h := &handlers{d: d}
 	idem := &idempotency{db: d.DB}
-	routes := append(append(h.routes(), h.knowledgeRoutes()...), h.faqRoutes()...)
+	routes := append(append(append(h.routes(), h.knowledgeRoutes()...), h.faqRoutes()...), h.notificationRoutes()...)
 	doc := buildOpenAPI(routes, d.Version)
 	h.setDocs(doc)
 	for _, r := range routes {

@@ -1,0 +1,480 @@
+// Package notify tells people about things that happened to tickets: it
+// resolves who is meant ("assignee", "department_lead", "department",
+// "user:<id>" or an email address), stores one in-app notification per
+// recipient and, when a mail transport is configured, emails each of them.
+//
+// The database row is written first and committed; mail goes out after,
+// outside any transaction and under a deadline, and its outcome is recorded
+// on the row. A mail server that is down never loses the in-app
+// notification, and never holds the caller (the SLA worker) for long.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/loopdesk/loopdesk/accounts"
+	"github.com/loopdesk/loopdesk/internal/database"
+)
+
+// Recipient keywords, as SLA policies write them (sla.Recipient*).
+const (
+	ToAssignee       = "assignee"
+	ToDepartmentLead = "department_lead"
+	ToDepartment     = "department"
+	userPrefix       = "user:"
+)
+
+// Kinds of notification.
+const (
+	KindSLABreach  = "sla.breach"
+	KindSLAWarning = "sla.warning"
+)
+
+// Column limits (the MySQL schema's).
+const (
+	maxSubject    = 300
+	maxEmailError = 1000
+)
+
+// DefaultSendTimeout bounds all the mail of one Notify call.
+const DefaultSendTimeout = 15 * time.Second
+
+// Message is what to tell the recipients about a ticket.
+type Message struct {
+	TicketID int64
+	Kind     string // e.g. KindSLABreach
+	Subject  string
+	Body     string // plain text
+}
+
+// Notification is one stored in-app notification.
+type Notification struct {
+	ID         int64
+	UserID     *int64 // nil: a raw email address that is no user's
+	Email      string // where the mail goes ("" when the user has none)
+	TicketID   int64
+	Kind       string
+	Subject    string
+	Body       string
+	CreatedAt  time.Time
+	ReadAt     *time.Time
+	EmailedAt  *time.Time
+	EmailError string
+}
+
+// Skipped is a recipient entry that named nobody to notify, and why.
+type Skipped struct {
+	To     string
+	Reason string
+}
+
+// Result is what a Notify call did.
+type Result struct {
+	Notifications []Notification
+	Skipped       []Skipped
+}
+
+// Email is one plain-text mail.
+type Email struct {
+	To      string
+	Subject string
+	Body    string
+}
+
+// Mailer sends one mail; ctx carries the deadline.
+type Mailer interface {
+	Send(ctx context.Context, m Email) error
+}
+
+// Directory is what notify needs of accounts; *accounts.Service has it.
+type Directory interface {
+	GetUser(ctx context.Context, id int64) (accounts.User, error)
+	GetUserByEmail(ctx context.Context, email string) (accounts.User, error)
+	GetDepartment(ctx context.Context, id int64) (accounts.Department, error)
+}
+
+// Service stores notifications and sends their mail.
+type Service struct {
+	db      *database.DB
+	dir     Directory
+	mailer  Mailer
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithMailer sets the mail transport; without one only in-app
+// notifications are stored.
+func WithMailer(m Mailer) Option { return func(s *Service) { s.mailer = m } }
+
+// WithSendTimeout bounds the mail of one Notify call (default
+// DefaultSendTimeout).
+func WithSendTimeout(d time.Duration) Option { return func(s *Service) { s.timeout = d } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithClock injects the time source.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// New makes the service.
+func New(db *database.DB, dir Directory, opts ...Option) *Service {
+	s := &Service{db: db, dir: dir, timeout: DefaultSendTimeout, log: slog.Default(), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// HasMailer reports whether mail is sent besides the in-app notifications.
+func (s *Service) HasMailer() bool { return s.mailer != nil }
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+func (s *Service) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+type notificationRow struct {
+	ID         int64 `gorm:"primaryKey"`
+	UserID     *int64
+	Email      string
+	TicketID   int64
+	Kind       string
+	Subject    string
+	Body       string
+	CreatedAt  time.Time
+	ReadAt     *time.Time
+	EmailedAt  *time.Time
+	EmailError string
+}
+
+func (notificationRow) TableName() string { return "notifications" }
+
+func (r notificationRow) notification() Notification {
+	return Notification{ID: r.ID, UserID: r.UserID, Email: r.Email, TicketID: r.TicketID, Kind: r.Kind, Subject: r.Subject,
+		Body: r.Body, CreatedAt: r.CreatedAt.UTC(), ReadAt: utc(r.ReadAt), EmailedAt: utc(r.EmailedAt), EmailError: r.EmailError}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// ticketFacts is the little notify reads of a ticket to resolve recipients.
+type ticketFacts struct {
+	ID           int64
+	AssigneeID   *int64
+	DepartmentID *int64
+}
+
+func (ticketFacts) TableName() string { return "tickets" }
+
+// recipient is a resolved address: a user, or a bare email address.
+type recipient struct {
+	userID *int64
+	email  string
+}
+
+// Notify resolves to, stores one notification per distinct recipient and
+// mails them when a transport is configured. Entries that name nobody
+// (no assignee, unknown user, malformed address...) are skipped and listed
+// in the result; only a missing ticket or a storage failure is an error.
+func (s *Service) Notify(ctx context.Context, msg Message, to []string) (Result, error) {
+	var res Result
+	var t ticketFacts
+	if err := s.conn(ctx).Select("id", "assignee_id", "department_id").Where("id = ?", msg.TicketID).Take(&t).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return res, fmt.Errorf("notify about ticket %d: %w", msg.TicketID, accounts.ErrNotFound)
+		}
+		return res, err
+	}
+	recips, skipped, err := s.resolve(ctx, t, to)
+	res.Skipped = skipped
+	if err != nil || len(recips) == 0 {
+		return res, err
+	}
+	now := s.clock()
+	rows := make([]notificationRow, len(recips))
+	for i, r := range recips {
+		rows[i] = notificationRow{UserID: r.userID, Email: r.email, TicketID: t.ID, Kind: msg.Kind,
+			Subject: clip(oneLine(msg.Subject), maxSubject), Body: msg.Body, CreatedAt: now}
+	}
+	if err := s.conn(ctx).Create(&rows).Error; err != nil {
+		return res, err
+	}
+	// Committed: the in-app notifications exist whatever the mail does.
+	if s.mailer != nil {
+		s.mail(ctx, rows)
+	}
+	for _, r := range rows {
+		res.Notifications = append(res.Notifications, r.notification())
+	}
+	return res, nil
+}
+
+// mail sends every row's mail at once under one deadline and records each
+// outcome. Failures are logged and stored, never returned: the in-app
+// notification already did its job.
+func (s *Service) mail(ctx context.Context, rows []notificationRow) {
+	// The caller's cancellation (worker shutdown) still applies, but not a
+	// longer deadline than ours.
+	sendCtx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4) // a department's worth of mail without flooding the server
+	for i := range rows {
+		if rows[i].Email == "" {
+			continue
+		}
+		wg.Add(1)
+		go func(r *notificationRow) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-sendCtx.Done():
+				r.EmailError = clip("not sent: "+sendCtx.Err().Error(), maxEmailError)
+				return
+			}
+			err := s.mailer.Send(sendCtx, Email{To: r.Email, Subject: r.Subject, Body: r.Body})
+			if err != nil {
+				r.EmailError = clip(err.Error(), maxEmailError)
+				return
+			}
+			at := s.clock()
+			r.EmailedAt = &at
+		}(&rows[i])
+	}
+	wg.Wait()
+	// Recording the outcome must not fail because the send used up ctx's time.
+	rec := context.WithoutCancel(ctx)
+	for _, r := range rows {
+		if r.Email == "" {
+			continue
+		}
+		if r.EmailError != "" {
+			s.log.WarnContext(ctx, "notification email not sent", "notification_id", r.ID, "ticket_id", r.TicketID, "to", r.Email, "err", r.EmailError)
+		}
+		err := s.conn(rec).Model(&notificationRow{}).Where("id = ?", r.ID).
+			Updates(map[string]any{"emailed_at": r.EmailedAt, "email_error": r.EmailError}).Error
+		if err != nil {
+			s.log.WarnContext(ctx, "record notification email outcome", "notification_id", r.ID, "err", err)
+		}
+	}
+}
+
+// resolve turns recipient entries into distinct addresses, in the order
+// first named.
+func (s *Service) resolve(ctx context.Context, t ticketFacts, to []string) ([]recipient, []Skipped, error) {
+	var out []recipient
+	var skipped []Skipped
+	seenUser := map[int64]bool{}
+	seenEmail := map[string]bool{}
+	addUser := func(entry string, u accounts.User) {
+		if !u.Active {
+			skipped = append(skipped, Skipped{entry, fmt.Sprintf("user %d is deactivated", u.ID)})
+			return
+		}
+		if seenUser[u.ID] {
+			return
+		}
+		seenUser[u.ID] = true
+		email := accounts.NormalizeEmail(u.Email)
+		seenEmail[email] = true
+		id := u.ID
+		out = append(out, recipient{userID: &id, email: email})
+	}
+	// user looks a user up; a missing one is skipped, other errors abort.
+	user := func(entry string, id int64) (accounts.User, bool, error) {
+		u, err := s.dir.GetUser(ctx, id)
+		if errors.Is(err, accounts.ErrNotFound) {
+			skipped = append(skipped, Skipped{entry, fmt.Sprintf("no user %d", id)})
+			return u, false, nil
+		}
+		return u, err == nil, err
+	}
+	department := func(entry string) (accounts.Department, bool, error) {
+		if t.DepartmentID == nil {
+			skipped = append(skipped, Skipped{entry, "the ticket has no department"})
+			return accounts.Department{}, false, nil
+		}
+		d, err := s.dir.GetDepartment(ctx, *t.DepartmentID)
+		if errors.Is(err, accounts.ErrNotFound) {
+			skipped = append(skipped, Skipped{entry, fmt.Sprintf("no department %d", *t.DepartmentID)})
+			return d, false, nil
+		}
+		return d, err == nil, err
+	}
+
+	for _, raw := range to {
+		entry := strings.TrimSpace(raw)
+		switch {
+		case entry == ToAssignee:
+			if t.AssigneeID == nil {
+				skipped = append(skipped, Skipped{entry, "the ticket has no assignee"})
+				continue
+			}
+			u, ok, err := user(entry, *t.AssigneeID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				addUser(entry, u)
+			}
+		case entry == ToDepartmentLead:
+			d, ok, err := department(entry)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				continue
+			}
+			if d.LeadID == nil {
+				skipped = append(skipped, Skipped{entry, fmt.Sprintf("department %d has no lead", d.ID)})
+				continue
+			}
+			u, ok, err := user(entry, *d.LeadID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				addUser(entry, u)
+			}
+		case entry == ToDepartment:
+			d, ok, err := department(entry)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				continue
+			}
+			if len(d.MemberIDs) == 0 {
+				skipped = append(skipped, Skipped{entry, fmt.Sprintf("department %d has no members", d.ID)})
+				continue
+			}
+			for _, id := range d.MemberIDs {
+				u, ok, err := user(entry, id)
+				if err != nil {
+					return nil, nil, err
+				}
+				if ok {
+					addUser(entry, u)
+				}
+			}
+		case strings.HasPrefix(entry, userPrefix):
+			id, err := strconv.ParseInt(strings.TrimPrefix(entry, userPrefix), 10, 64)
+			if err != nil || id < 1 {
+				skipped = append(skipped, Skipped{entry, "not a user id"})
+				continue
+			}
+			u, ok, err := user(entry, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				addUser(entry, u)
+			}
+		case strings.Contains(entry, "@"):
+			a, err := mail.ParseAddress(entry)
+			if err != nil || a.Name != "" || a.Address != entry {
+				skipped = append(skipped, Skipped{entry, "not a plain email address"})
+				continue
+			}
+			email := accounts.NormalizeEmail(a.Address)
+			// An address that is a user's reaches that user's in-app list too.
+			u, err := s.dir.GetUserByEmail(ctx, email)
+			switch {
+			case err == nil:
+				addUser(entry, u)
+			case errors.Is(err, accounts.ErrNotFound):
+				if !seenEmail[email] {
+					seenEmail[email] = true
+					out = append(out, recipient{email: email})
+				}
+			default:
+				return nil, nil, err
+			}
+		default:
+			skipped = append(skipped, Skipped{entry, "unknown recipient; use assignee, department_lead, department, user:<id> or an email address"})
+		}
+	}
+	return out, skipped, nil
+}
+
+// Filter narrows a user's list.
+type Filter struct {
+	UnreadOnly bool
+}
+
+// List returns userID's notifications newest first. p.AfterID continues
+// after (that is, below) a notification id of the previous page.
+func (s *Service) List(ctx context.Context, userID int64, f Filter, p accounts.Page) ([]Notification, error) {
+	q := s.conn(ctx).Where("user_id = ?", userID)
+	if f.UnreadOnly {
+		q = q.Where("read_at IS NULL")
+	}
+	if p.AfterID > 0 {
+		q = q.Where("id < ?", p.AfterID)
+	}
+	limit := p.Limit
+	if limit <= 0 || limit > 200 {
+		limit = 200
+	}
+	var rows []notificationRow
+	if err := q.Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Notification, len(rows))
+	for i, r := range rows {
+		out[i] = r.notification()
+	}
+	return out, nil
+}
+
+// MarkRead marks userID's notification id read (once: the first read time
+// stays) and returns it. Another user's notification is ErrNotFound, so
+// its existence is not revealed.
+func (s *Service) MarkRead(ctx context.Context, userID, id int64) (Notification, error) {
+	now := s.clock()
+	if err := s.conn(ctx).Model(&notificationRow{}).Where("id = ? AND user_id = ? AND read_at IS NULL", id, userID).
+		Update("read_at", now).Error; err != nil {
+		return Notification{}, err
+	}
+	var r notificationRow
+	if err := s.conn(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&r).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Notification{}, accounts.ErrNotFound
+		}
+		return Notification{}, err
+	}
+	return r.notification(), nil
+}
+
+// oneLine keeps a subject to one header line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
