@@ -381,7 +381,7 @@ func (s *Service) RunActions(ctx context.Context, ev RecordedEvent) error {
 		case ActionRaisePriority:
 			err = s.actor.RaisePriority(ctx, ev.TicketID, a.Priority, reason)
 		case ActionNotify:
-			err = s.actor.Notify(ctx, ev.TicketID, a.To, reason)
+			err = s.actor.Notify(ctx, ev.TicketID, a.To, ev.Kind, reason)
 		}
 		if err != nil {
 			// A refused action (no lead to escalate to, already P1) will not

@@ -40,7 +40,7 @@ type Workflows interface {
 type Actor interface {
 	Escalate(ctx context.Context, ticketID int64, a Action, reason string) error
 	RaisePriority(ctx context.Context, ticketID int64, to string, reason string) error
-	Notify(ctx context.Context, ticketID int64, to []string, message string) error
+	Notify(ctx context.Context, ticketID int64, to []string, kind, message string) error // kind: KindWarning or KindBreach
 }
 
 // Domain events this package writes to the outbox.

@@ -30,7 +30,8 @@ import (
 
 func serveFlags(e *env, name, synopsis, defaultRoles string, cfg *config.Config) *flag.FlagSet {
 	fs := newFlags(e, name, synopsis)
-	settings := append(cfg.Settings(), config.NewSetting(&cfg.Roles, "roles", "LOOPDESK_ROLES", defaultRoles, "comma list of roles to run: web, worker, scheduler"))
+	settings := append(cfg.Settings(), config.NewSetting(&cfg.Roles, "roles", "LOOPDESK_ROLES", defaultRoles, "comma list of roles to run: web, worker, scheduler"),
+		smtpSetting(&cfg.SMTPURL))
 	config.Bind(fs, settings)
 	return fs
 }
@@ -120,10 +121,14 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	notifier, err := newNotifier(db, acc, cfg.SMTPURL, log)
+	if err != nil {
+		return err
+	}
 	client := jobs.NewClient(redisOpt)
 	defer client.Close()
 	slaSvc := sla.New(db, tk, sla.WithLogger(log),
-		sla.WithTimer(slaTimer{jobs.NewTimers(client, taskSLAFire)}), sla.WithActor(ticketsactor.Actor{Tickets: tk, Log: log}))
+		sla.WithTimer(slaTimer{jobs.NewTimers(client, taskSLAFire)}), sla.WithActor(ticketsactor.Actor{Tickets: tk, Notifier: notifier, Log: log}))
 	if cfg.Demo {
 		if err := seedDemoSLA(ctx, slaSvc); err != nil {
 			return fmt.Errorf("demo SLA policies: %w", err)
@@ -188,7 +193,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if cfg.HasRole("web") {
 		throttle := accounts.NewLoginThrottle(ratelimit.New(rdb, "loopdesk:rl:"))
 		engine := api.NewEngine(api.Deps{
-			Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, DB: db, Redis: rdb, Throttle: throttle,
+			Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, Notify: notifier, DB: db, Redis: rdb, Throttle: throttle,
 			Registry: reg, Logger: log, Version: version,
 		})
 		if err := web.Mount(engine, web.Deps{Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, Throttle: throttle, Logger: log}); err != nil {

@@ -16,6 +16,7 @@ type Config struct {
 	DatabaseURL   string // empty: embedded SQLite; mysql://user:pass@host:3306/db
 	RedisURL      string // empty: in-process server; redis://host:6379/0
 	Roles         string // serve: comma list of web, worker, scheduler
+	SMTPURL       string // serve: notification mail; empty keeps notifications in-app
 	AdminEmail    string // first admin on an empty database
 	AdminPassword string
 	LogLevel      string // debug, info, warn, error
