@@ -466,6 +466,26 @@ func (s *Service) MarkRead(ctx context.Context, userID, id int64) (Notification,
 	return r.notification(), nil
 }
 
+// UnreadCount is how many of userID's notifications are unread: one COUNT
+// on the (user_id, read_at, id) index, cheap enough for every page's header.
+func (s *Service) UnreadCount(ctx context.Context, userID int64) (int64, error) {
+	var n int64
+	err := s.conn(ctx).Model(&notificationRow{}).Where("user_id = ? AND read_at IS NULL", userID).Count(&n).Error
+	return n, err
+}
+
+// MarkAllRead marks userID's unread notifications read and returns how many
+// it marked. upToID > 0 leaves those newer than it alone: what arrived
+// after the person looked at the list stays unread.
+func (s *Service) MarkAllRead(ctx context.Context, userID, upToID int64) (int64, error) {
+	q := s.conn(ctx).Model(&notificationRow{}).Where("user_id = ? AND read_at IS NULL", userID)
+	if upToID > 0 {
+		q = q.Where("id <= ?", upToID)
+	}
+	res := q.Update("read_at", s.clock())
+	return res.RowsAffected, res.Error
+}
+
 // oneLine keeps a subject to one header line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")

@@ -257,3 +257,77 @@ func TestListAndMarkRead(t *testing.T) {
 		}
 	})
 }
+
+func TestUnreadCountAndMarkAllRead(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		clk := time.Date(2026, 3, 6, 7, 0, 0, 0, time.UTC)
+		svc := notify.New(db, e.acc, notify.WithClock(func() time.Time { return clk }))
+		tk := e.ticket(&e.dept.ID, &e.member.ID)
+		var ids []int64
+		for range 4 {
+			res, err := svc.Notify(ctx, msg(tk.ID), []string{"assignee"})
+			if err != nil || len(res.Notifications) != 1 {
+				t.Fatalf("notify: %+v %v", res, err)
+			}
+			ids = append(ids, res.Notifications[0].ID)
+		}
+		if _, err := svc.Notify(ctx, msg(tk.ID), []string{"department_lead"}); err != nil {
+			t.Fatal(err)
+		}
+		count := func(u int64) int64 {
+			t.Helper()
+			n, err := svc.UnreadCount(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := count(e.member.ID); n != 4 {
+			t.Fatalf("member unread = %d, want 4", n)
+		}
+		if n := count(e.agent.ID); n != 0 {
+			t.Fatalf("agent unread = %d, want 0", n)
+		}
+		if _, err := svc.MarkRead(ctx, e.member.ID, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(e.member.ID); n != 3 {
+			t.Fatalf("member unread after one read = %d, want 3", n)
+		}
+
+		// Up to ids[2]: ids[1] and ids[2]; ids[0] keeps its first read time.
+		clk = clk.Add(time.Minute)
+		marked, err := svc.MarkAllRead(ctx, e.member.ID, ids[2])
+		if err != nil || marked != 2 {
+			t.Fatalf("mark all read up to %d: %d %v, want 2", ids[2], marked, err)
+		}
+		if n := count(e.member.ID); n != 1 {
+			t.Fatalf("member unread = %d, want 1 (the newer one)", n)
+		}
+		all, err := svc.List(ctx, e.member.ID, notify.Filter{}, accounts.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range all {
+			switch {
+			case n.ID == ids[0] && (n.ReadAt == nil || !n.ReadAt.Equal(clk.Add(-time.Minute))):
+				t.Errorf("first read time of %d moved: %v", n.ID, n.ReadAt)
+			case (n.ID == ids[1] || n.ID == ids[2]) && (n.ReadAt == nil || !n.ReadAt.Equal(clk)):
+				t.Errorf("%d read_at = %v, want %v", n.ID, n.ReadAt, clk)
+			case n.ID == ids[3] && n.ReadAt != nil:
+				t.Errorf("%d, newer than the limit, was marked read", n.ID)
+			}
+		}
+		// No limit: the rest; the lead's stays unread.
+		if marked, err = svc.MarkAllRead(ctx, e.member.ID, 0); err != nil || marked != 1 {
+			t.Fatalf("mark all read: %d %v, want 1", marked, err)
+		}
+		if n := count(e.member.ID); n != 0 {
+			t.Fatalf("member unread = %d, want 0", n)
+		}
+		if n := count(e.lead.ID); n != 1 {
+			t.Fatalf("lead unread = %d, want 1 (another user's are untouched)", n)
+		}
+	})
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/knowledge"
+	"github.com/loopdesk/loopdesk/notify"
 	"github.com/loopdesk/loopdesk/sla"
 	"github.com/loopdesk/loopdesk/templates"
 	"github.com/loopdesk/loopdesk/tickets"
@@ -43,7 +44,10 @@ type Deps struct {
 	// Knowledge serves the knowledge base pages (/articles...) and the
 	// ticket page's article cards; nil leaves them out.
 	Knowledge *knowledge.Service
-	Logger    *slog.Logger
+	// Notify serves the signed-in user's notifications (/notifications)
+	// and the header's unread count; nil leaves them out.
+	Notify *notify.Service
+	Logger *slog.Logger
 	// SecureCookies marks cookies Secure; set it when served over HTTPS.
 	SecureCookies bool
 }
@@ -77,6 +81,9 @@ func Mount(r *gin.Engine, d Deps) error {
 			p.mountFAQ(g)
 		}
 	}
+	if d.Notify != nil {
+		p.mountNotifications(g)
+	}
 	return nil
 }
 
@@ -86,10 +93,14 @@ type view struct {
 	User                                  *accounts.User
 	Departments                           []accounts.Department
 	// Nav names the current header link ("tickets", "new", "articles",
-	// "faq"); NavTickets, NavNewTicket, NavKnowledge and NavFAQ say which
+	// "faq", "notifications"); NavTickets, NavNewTicket, NavKnowledge and NavFAQ say which
 	// links the user gets (set by render).
 	Nav                                            string
 	NavTickets, NavNewTicket, NavKnowledge, NavFAQ bool
+	// NavNotify shows the Notifications link, NavUnread its unread count
+	// ("" when none).
+	NavNotify bool
+	NavUnread string
 	// Page is the page's own data (see tickets.go).
 	Page any
 }
@@ -117,6 +128,9 @@ func (p *pages) render(c *gin.Context, status int, name string, v view) {
 	if v.User != nil && p.Knowledge != nil {
 		v.NavKnowledge = v.User.Can(accounts.PermArticlesRead)
 		v.NavFAQ = v.User.Can(accounts.PermFAQReview) && p.Knowledge.FAQ() != nil
+	}
+	if v.User != nil && p.Notify != nil && !v.NavNotify {
+		v.NavNotify, v.NavUnread = true, p.unreadLabel(c, v.User.ID)
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(status)

@@ -196,7 +196,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 			Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, Notify: notifier, DB: db, Redis: rdb, Throttle: throttle,
 			Registry: reg, Logger: log, Version: version,
 		})
-		if err := web.Mount(engine, web.Deps{Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, Throttle: throttle, Logger: log}); err != nil {
+		if err := web.Mount(engine, web.Deps{Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, Notify: notifier, Throttle: throttle, Logger: log}); err != nil {
 			return err
 		}
 		// Build the suggestion model now rather than on the first ticket page.
