@@ -107,3 +107,39 @@ func (e *env) count(table, where string) int64 {
 	}
 	return n
 }
+
+// TestConcurrentFiringsRecordOnce: timers that fire together are recomputed
+// in shared chunks; every firing returns once its ticket is recomputed, and
+// each breach is recorded once, even for a ticket whose timer fires twice.
+func TestConcurrentFiringsRecordOnce(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		e.policy(sla.Policy{Name: "fast", Targets: []sla.Target{{Metric: sla.Resolution, Within: hours(1)}}})
+		var ids []int64
+		for range 60 {
+			ids = append(ids, e.create(tickets.NewTicket{}).ID)
+		}
+		due := e.clock(ids[0], sla.Resolution).DueAt
+		e.clk.Advance(2 * time.Hour)
+		errs := make(chan error, 2*len(ids))
+		for i, id := range ids {
+			go func() { errs <- e.svc.Fire(ctx, id, *due) }()
+			if i%4 == 0 {
+				go func() { errs <- e.svc.Fire(ctx, id, *due) }()
+			}
+		}
+		for range len(ids) + (len(ids)+3)/4 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, id := range ids {
+			if n := e.recorded(id, sla.KindBreach); n != 1 {
+				t.Fatalf("ticket %d: %d breaches recorded, want 1", id, n)
+			}
+			if c := e.clock(id, sla.Resolution); c.BreachedAt == nil {
+				t.Fatalf("ticket %d: clock not marked breached", id)
+			}
+		}
+	})
+}

@@ -155,7 +155,9 @@ func msPtr(t *time.Time) *time.Time {
 
 // Fire is the timer handler: it waits out an early firing (asynq stores
 // instants in whole seconds), then recomputes, which records whatever is
-// due and re-arms. A stale timer finds nothing to do.
+// due and re-arms. A stale timer finds nothing to do. Firings that arrive
+// while earlier ones are being recomputed are recomputed together (see
+// coalescer).
 func (s *Service) Fire(ctx context.Context, ticketID int64, at time.Time) error {
 	if wait := at.Sub(s.now()); wait > 0 && wait <= 5*time.Second {
 		select {
@@ -164,7 +166,7 @@ func (s *Service) Fire(ctx context.Context, ticketID int64, at time.Time) error 
 			return ctx.Err()
 		}
 	}
-	return s.Recompute(ctx, ticketID)
+	return s.fires.recompute(ctx, s, ticketID)
 }
 
 // Sweep recomputes every ticket with a clock instant that passed without

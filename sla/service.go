@@ -72,6 +72,8 @@ type Service struct {
 	horizon   time.Duration // arm timers this far ahead; 0: every instant
 	sweepConc int           // tickets a sweep recomputes at once; 0: by dialect
 
+	fires coalescer // timer firings, recomputed in chunks under load
+
 	mu        sync.Mutex
 	schedules map[int64]cachedSchedule // calendar id -> compiled, by version
 	armedTo   time.Time                // instants before this were armed by this process's sweeps
