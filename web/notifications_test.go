@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -10,15 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/internal/database"
 	"github.com/loopdesk/loopdesk/internal/testenv"
 	"github.com/loopdesk/loopdesk/notify"
 	"github.com/loopdesk/loopdesk/tickets"
-	"github.com/loopdesk/loopdesk/web"
 )
 
 var (
@@ -27,49 +22,30 @@ var (
 	upToField        = regexp.MustCompile(`name="up_to" value="(\d+)"`)
 )
 
-// notifyDesk is newDesk's site with the notify service wired, and a
-// ticket of Rita's to notify about.
+// notifyDesk is newDesk's site with one more agent and a ticket of
+// Rita's to notify about.
 type notifyDesk struct {
 	*deskSite
-	nt     *notify.Service
 	ticket tickets.Ticket
 }
 
 func newNotifyDesk(t *testing.T, db *database.DB) *notifyDesk {
 	t.Helper()
-	gin.SetMode(gin.ReleaseMode)
+	d := newDesk(t, db)
 	ctx := t.Context()
-	acc := accounts.New(db, accounts.WithBcryptCost(bcrypt.MinCost))
-	tk := tickets.New(db, acc)
-	if err := tk.EnsureBuiltinWorkflows(ctx); err != nil {
+	if _, err := d.acc.CreateUser(ctx, accounts.NewUser{Email: "bo@example.com", Name: "Bo Agent", Password: "password-1",
+		Roles: []accounts.Role{accounts.RoleAgent}}); err != nil {
 		t.Fatal(err)
 	}
-	nt := notify.New(db, acc)
-	r := gin.New()
-	if err := web.Mount(r, web.Deps{Accounts: acc, Tickets: tk, Notify: nt}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	for _, u := range []accounts.NewUser{
-		{Email: "rita@example.com", Name: "Rita 王", Roles: []accounts.Role{accounts.RoleRequester}},
-		{Email: "ana@example.com", Name: "Ana Agent", Roles: []accounts.Role{accounts.RoleAgent}},
-		{Email: "bo@example.com", Name: "Bo Agent", Roles: []accounts.Role{accounts.RoleAgent}},
-	} {
-		u.Password = "password-1"
-		if _, err := acc.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rita, err := acc.GetUserByEmail(ctx, "rita@example.com")
+	rita, err := d.acc.GetUserByEmail(ctx, "rita@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tkt, err := tk.Create(ctx, rita, tickets.NewTicket{Subject: "VPN 连不上", Description: "since this morning"})
+	tkt, err := d.tk.Create(ctx, rita, tickets.NewTicket{Subject: "VPN 连不上", Description: "since this morning"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &notifyDesk{deskSite: &deskSite{srv: srv, acc: acc, tk: tk}, nt: nt, ticket: tkt}
+	return &notifyDesk{deskSite: d, ticket: tkt}
 }
 
 // notifyUser stores one notification for the user with email and returns its id.
@@ -318,7 +294,7 @@ func TestNotificationsPaging(t *testing.T) {
 
 // TestNotificationsLeftOutWithoutService: no notify service, no link and no page.
 func TestNotificationsLeftOutWithoutService(t *testing.T) {
-	d := newDesk(t, testenv.SQLite(t))
+	d := newDeskNotify(t, testenv.SQLite(t), false)
 	ana := d.signIn(t, "ana@example.com")
 	_, page := ana.get("/")
 	if navCount(page) != "-" {

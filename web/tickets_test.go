@@ -17,6 +17,7 @@ import (
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/internal/database"
 	"github.com/loopdesk/loopdesk/internal/testenv"
+	"github.com/loopdesk/loopdesk/notify"
 	"github.com/loopdesk/loopdesk/sla"
 	"github.com/loopdesk/loopdesk/tickets"
 	"github.com/loopdesk/loopdesk/web"
@@ -32,12 +33,19 @@ type deskSite struct {
 	acc    *accounts.Service
 	tk     *tickets.Service
 	sla    *sla.Service
+	nt     *notify.Service
 	deptID int64
 }
 
 // newDesk mounts the pages with real accounts and tickets services and
 // creates a requester, an agent, a department and its member.
 func newDesk(t *testing.T, db *database.DB) *deskSite {
+	t.Helper()
+	return newDeskNotify(t, db, true)
+}
+
+// newDeskNotify is newDesk with or without the notify service.
+func newDeskNotify(t *testing.T, db *database.DB, withNotify bool) *deskSite {
 	t.Helper()
 	gin.SetMode(gin.ReleaseMode)
 	ctx := t.Context()
@@ -47,8 +55,12 @@ func newDesk(t *testing.T, db *database.DB) *deskSite {
 		t.Fatal(err)
 	}
 	slaSvc := sla.New(db, tk)
+	var nt *notify.Service
+	if withNotify {
+		nt = notify.New(db, acc)
+	}
 	r := gin.New()
-	if err := web.Mount(r, web.Deps{Accounts: acc, Tickets: tk, SLA: slaSvc}); err != nil {
+	if err := web.Mount(r, web.Deps{Accounts: acc, Tickets: tk, SLA: slaSvc, Notify: nt}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(r)
@@ -68,7 +80,7 @@ func newDesk(t *testing.T, db *database.DB) *deskSite {
 			t.Fatal(err)
 		}
 	}
-	return &deskSite{srv: srv, acc: acc, tk: tk, sla: slaSvc, deptID: d.ID}
+	return &deskSite{srv: srv, acc: acc, tk: tk, sla: slaSvc, nt: nt, deptID: d.ID}
 }
 
 // person is a signed-in browser.
