@@ -68,6 +68,12 @@ func Write(ctx context.Context, tx *gorm.DB, events ...Event) error {
 	args := make([]any, 0, 6*len(events))
 	sb.WriteString("INSERT INTO outbox (event_type, aggregate_type, aggregate_id, payload, request_id, created_at) VALUES ")
 	for i, e := range events {
+		if e.Type == "" {
+			// The relay cannot publish an event without a type; refusing it
+			// here fails the change that wrote it instead of leaving a row
+			// that would be retried forever.
+			return fmt.Errorf("outbox: event %d of %d has no type", i+1, len(events))
+		}
 		b, err := json.Marshal(e.Payload)
 		if err != nil {
 			return fmt.Errorf("outbox: encode %s payload: %w", e.Type, err)
