@@ -13,7 +13,8 @@ import (
 // TestSLABreachEndToEnd is the SLA issue's acceptance path through the real
 // binary's wiring: a ticket with a 2-second resolution target gets its
 // breach recorded within 1 s of the due instant (outbox relay, asynq timer,
-// worker) and is escalated to the department lead as the policy says.
+// worker), is escalated to the department lead as the policy says, and
+// both the assignee and the lead find the breach in their notifications.
 func TestSLABreachEndToEnd(t *testing.T) {
 	t.Run("mysql+redis", func(t *testing.T) { slaScenario(t, testenv.MySQLURL(t), testenv.RealRedis(t)) })
 	t.Run("embedded", func(t *testing.T) { slaScenario(t, "", "") })
@@ -22,7 +23,7 @@ func TestSLABreachEndToEnd(t *testing.T) {
 func slaScenario(t *testing.T, dbURL, redisURL string) {
 	base, store, _ := serveInProcess(t, dbURL, redisURL)
 	token := strings.TrimSpace(cli(t, "", append([]string{"admin", "token", "--email", "root@example.com"}, store...)...))
-	call := func(method, path, body string, want int) map[string]any {
+	callAs := func(token, method, path, body string, want int) map[string]any {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -33,6 +34,10 @@ func slaScenario(t *testing.T, dbURL, redisURL string) {
 		}
 		return m
 	}
+	call := func(method, path, body string, want int) map[string]any {
+		t.Helper()
+		return callAs(token, method, path, body, want)
+	}
 	id := func(m map[string]any) string { return jsonNumber(m["id"]) }
 
 	lead := call("POST", "/api/v1/users", `{"email":"lead@example.com","name":"Lena Lead","roles":["department_member"],"password":"long-enough-1"}`, 201)
@@ -40,7 +45,8 @@ func slaScenario(t *testing.T, dbURL, redisURL string) {
 	dept := call("POST", "/api/v1/departments", `{"name":"Cards","lead_id":`+id(lead)+`,"member_ids":[`+id(lead)+`,`+id(member)+`]}`, 201)
 	call("POST", "/api/v1/sla/policies", `{"name":"two seconds","position":1,"active":true,
 		"match":{"department_id":[`+id(dept)+`]},
-		"targets":[{"metric":"resolution","within":"2s","on_breach":[{"action":"escalate","kind":"hierarchical"}]}]}`, 201)
+		"targets":[{"metric":"resolution","within":"2s","on_breach":[
+			{"action":"notify","to":["assignee","department_lead"]},{"action":"escalate","kind":"hierarchical"}]}]}`, 201)
 	tk := call("POST", "/api/v1/tickets", `{"subject":"卡片没有到 card not arrived","description":"Ordered two weeks ago","department_id":`+id(dept)+`,"assignee_id":`+id(member)+`}`, 201)
 	tid := id(tk)
 
@@ -98,6 +104,19 @@ func slaScenario(t *testing.T, dbURL, redisURL string) {
 	clocks := call("GET", "/api/v1/tickets/"+tid+"/sla", "", 200)
 	if !strings.Contains(toJSON(clocks), `"breached_at":"`) {
 		t.Fatalf("GET /tickets/%s/sla shows no breach: %v", tid, clocks)
+	}
+
+	// The notify action ran before the escalation: one notification each.
+	for _, email := range []string{"member@example.com", "lead@example.com"} {
+		tok := strings.TrimSpace(cli(t, "", append([]string{"admin", "token", "--email", email}, store...)...))
+		ns := callAs(tok, "GET", "/api/v1/notifications?unread=true", "", 200)
+		items, _ := ns["items"].([]any)
+		if len(items) != 1 {
+			t.Fatalf("%s has %d unread notifications, want 1: %v", email, len(items), ns)
+		}
+		if n := toJSON(items[0]); !strings.Contains(n, `"ticket_id":`+tid) || !strings.Contains(n, "sla.breach") {
+			t.Fatalf("%s's notification %s, want the breach of ticket %s", email, n, tid)
+		}
 	}
 }
 
