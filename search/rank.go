@@ -1,6 +1,8 @@
 package search
 
 import (
+	"database/sql"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -24,13 +26,19 @@ import (
 // average length. Each term i gets a threshold θ_i and all its postings
 // scoring at least θ_i are read, so a document none of whose postings was
 // read scores less than U = Σθ_i. Documents that were read get their
-// missing terms looked up, best upper bound first and only while they
-// could still reach the top k (an unread posting of a document of known
-// length is bounded by the reading state: unreadBound); that makes their
-// scores exact. Once the k-th exact score is at least U, no unseen
-// document can enter the top k, and the answer is the one scoring every
-// posting gives, ties included (higher id first). A filter is checked on
-// the candidates that matter, by primary key, in the same order.
+// missing terms looked up; that makes their scores exact. Reading does it
+// itself for a query of several terms (a primary-key probe per other term,
+// joined to the read): one round trip a round instead of one per batch
+// of look-ups, which cost more than the probes they would spare. settle
+// can also look them up, best upper bound first and only while they could
+// still reach the top k (an unread posting of a document of known length
+// is bounded by the reading state: unreadBound). Once the k-th exact
+// score is at least U, no unseen document can enter the top k, and the
+// answer is the one scoring every posting gives, ties included (higher id
+// first). A filter is checked on the candidates that matter, by primary
+// key, in the same order; exact candidates about as many at a time as
+// should give k passing, since a check reads rows of the filter's tables
+// (wide, often not cached).
 //
 // Thresholds come from each term's cached distribution of postings over
 // (tf, doc_len) (stats.go), which predicts how many postings a threshold
@@ -462,18 +470,36 @@ func (r *ranker) read(ss []span) error {
 		ss = ss[len(chunk):]
 		var sb strings.Builder
 		var args []any
+		// joined: each posting read brings the document's postings of every
+		// query term (a primary-key probe per term inside the statement), so
+		// its score is exact without a look-up round trip of its own.
+		joined := r.joinComplete()
 		if r.mysql {
-			sb.WriteString("SELECT term, doc_id, tf, doc_len FROM search_postings FORCE INDEX (search_postings_rank) WHERE doc_type = ? AND (")
+			sb.WriteString("SELECT p.term, p.doc_id, p.tf, p.doc_len")
+			if joined {
+				for j := range r.terms {
+					fmt.Fprintf(&sb, ", q%d.tf", j)
+				}
+			}
+			sb.WriteString(" FROM search_postings p FORCE INDEX (search_postings_rank)")
+			if joined {
+				// The term read needs no probe: MariaDB checks p.term first.
+				for j, t := range r.terms {
+					fmt.Fprintf(&sb, " LEFT JOIN search_postings q%[1]d FORCE INDEX (PRIMARY) ON p.term <> ? AND q%[1]d.doc_type = p.doc_type AND q%[1]d.term = ? AND q%[1]d.doc_id = p.doc_id", j)
+					args = append(args, t.term, t.term)
+				}
+			}
+			sb.WriteString(" WHERE p.doc_type = ? AND (")
 			args = append(args, r.docType)
 			for j, s := range chunk {
 				if j > 0 {
 					sb.WriteString(" OR ")
 				}
 				if s.wholeTFRange {
-					sb.WriteString("(term = ? AND tf >= ? AND tf < ?)")
+					sb.WriteString("(p.term = ? AND p.tf >= ? AND p.tf < ?)")
 					args = append(args, r.terms[s.ti].term, s.tfLo, s.tfHi)
 				} else {
-					sb.WriteString("(term = ? AND tf = ? AND doc_len > ? AND doc_len <= ?)")
+					sb.WriteString("(p.term = ? AND p.tf = ? AND p.doc_len > ? AND p.doc_len <= ?)")
 					args = append(args, r.terms[s.ti].term, s.tf, s.lo, s.hi)
 				}
 			}
@@ -514,39 +540,73 @@ func (r *ranker) read(ss []span) error {
 				v.WriteString(")")
 				parts = append(parts, v.String())
 			}
-			sb.WriteString("WITH " + strings.Join(parts, ", ") + " ")
+			var body strings.Builder
 			if len(one) > 0 {
-				sb.WriteString("SELECT r.i, p.doc_id, p.tf, p.doc_len FROM r JOIN search_postings p ON p.doc_type = ? AND p.term = r.term AND p.tf = r.tf AND p.doc_len > r.lo AND p.doc_len <= r.hi")
+				body.WriteString("SELECT r.i, p.doc_id, p.tf, p.doc_len FROM r JOIN search_postings p ON p.doc_type = ? AND p.term = r.term AND p.tf = r.tf AND p.doc_len > r.lo AND p.doc_len <= r.hi")
 				args = append(args, r.docType)
 			}
 			if len(whole) > 0 {
 				if len(one) > 0 {
-					sb.WriteString(" UNION ALL ")
+					body.WriteString(" UNION ALL ")
 				}
-				sb.WriteString("SELECT w.i, p.doc_id, p.tf, p.doc_len FROM w JOIN search_postings p ON p.doc_type = ? AND p.term = w.term AND p.tf >= w.a AND p.tf < w.b")
+				body.WriteString("SELECT w.i, p.doc_id, p.tf, p.doc_len FROM w JOIN search_postings p ON p.doc_type = ? AND p.term = w.term AND p.tf >= w.a AND p.tf < w.b")
 				args = append(args, r.docType)
+			}
+			if !joined {
+				sb.WriteString("WITH " + strings.Join(parts, ", ") + " " + body.String())
+			} else {
+				parts = append(parts, "x (i, doc_id, tf, doc_len) AS ("+body.String()+")")
+				sb.WriteString("WITH " + strings.Join(parts, ", ") + " SELECT x.i, x.doc_id, x.tf, x.doc_len")
+				for j := range r.terms {
+					fmt.Fprintf(&sb, ", q%d.tf", j)
+				}
+				sb.WriteString(" FROM x")
+				for j, t := range r.terms {
+					fmt.Fprintf(&sb, " LEFT JOIN search_postings q%[1]d ON x.i <> %[1]d AND q%[1]d.doc_type = ? AND q%[1]d.term = ? AND q%[1]d.doc_id = x.doc_id", j)
+					args = append(args, r.docType, t.term)
+				}
 			}
 		}
 		rows, err := r.db.Raw(sb.String(), args...).Rows()
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var ti int
-			var term string
-			var id, tf, dl int64
-			if r.mysql {
-				err = rows.Scan(&term, &id, &tf, &dl)
-				ti = r.termIdx[term]
-			} else {
-				err = rows.Scan(&ti, &id, &tf, &dl)
+		var ti int
+		var term string
+		var id, tf, dl int64
+		other := make([]sql.NullInt64, len(r.terms))
+		dest := []any{&ti, &id, &tf, &dl}
+		if r.mysql {
+			dest[0] = &term
+		}
+		if joined {
+			for j := range other {
+				dest = append(dest, &other[j])
 			}
-			if err != nil {
+		}
+		for rows.Next() {
+			if err = rows.Scan(dest...); err != nil {
 				rows.Close()
 				return err
 			}
+			if r.mysql {
+				ti = r.termIdx[term]
+			}
 			r.reads++
 			r.add(ti, id, tf, dl)
+			if joined {
+				// Probes in the statement cost about half a look-up each.
+				r.lookups += int64(len(r.terms)) / 2
+				c := r.cands[id]
+				for j, o := range other {
+					if o.Valid {
+						r.add(j, id, o.Int64, dl)
+					}
+				}
+				if c != nil {
+					c.known = uint32(1)<<len(r.terms) - 1
+				}
+			}
 		}
 		err = rows.Err()
 		rows.Close()
@@ -555,6 +615,13 @@ func (r *ranker) read(ss []span) error {
 		}
 	}
 	return nil
+}
+
+// joinComplete says whether reads complete their documents' scores in the
+// same statement: for a short query of several terms, a probe per term in
+// the database costs less than a round trip per round of look-ups.
+func (r *ranker) joinComplete() bool {
+	return len(r.terms) > 1 && len(r.terms) <= longQuery
 }
 
 // add records that document id has term ti with tf in a document of
@@ -721,16 +788,36 @@ func (r *ranker) settle() (kth float64, passing int, complete bool, err error) {
 	}
 	kth = kthOf()
 	batch := max(2*r.k, settleBatch)
+	checked, passed0 := 0, 0
+	for _, c := range r.order {
+		if c.pass != 0 {
+			checked++
+			if c.pass == 1 {
+				passed0++
+			}
+		}
+	}
 	for len(open) > 0 && open[0].upper >= kth {
-		n := 0
-		for n < len(open) && n < batch && open[n].upper >= kth {
+		n, limit := 0, batch
+		if open[0].exact && len(exact) < r.k {
+			// Exact candidates wait for the filter only, and a check costs
+			// a row or two of the filter's tables each: check about as
+			// many as should give k passing, at the rate seen so far.
+			rate := float64(passed0+1) / float64(checked+1)
+			limit = int(math.Ceil(float64(r.k-len(exact))*1.25/max(rate, 0.05))) + 8
+		}
+		for n < len(open) && n < limit && open[n].upper >= kth {
 			n++
 		}
 		perDoc := int64(len(r.terms))
 		if perDoc > docScanTerms {
 			perDoc = docScanTerms
 		}
-		if left := (r.maxWork - r.reads - r.lookups) / perDoc; int64(n) > left {
+		needWork := false
+		for _, c := range open[:n] {
+			needWork = needWork || !c.exact
+		}
+		if left := (r.maxWork - r.reads - r.lookups) / perDoc; needWork && int64(n) > left {
 			// Out of budget: complete what it still pays for, best first.
 			if left <= 0 {
 				return kth, r.passing(), false, nil
@@ -752,6 +839,12 @@ func (r *ranker) settle() (kth float64, passing int, complete bool, err error) {
 			}
 		}
 		var incomplete []*candidate
+		for _, c := range unknown {
+			checked++
+			if c.pass == 1 {
+				passed0++
+			}
+		}
 		for _, c := range cs {
 			if c.pass != 1 {
 				continue
