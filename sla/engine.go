@@ -176,10 +176,10 @@ func (s *Service) Fire(ctx context.Context, ticketID int64, at time.Time) error 
 // slot across replicas; concurrent sweeps are harmless (the unique key of
 // sla_events records each instant once).
 //
-// A batch reads the policies and their calendars once and recomputes its
-// tickets on a few goroutines, each ticket in its own transaction as
-// Recompute does: on MySQL/MariaDB the time is round trips and commits, not
-// CPU; SQLite has one writer, so there it stays one at a time.
+// A batch of due tickets reads the policies once and is recomputed in
+// chunks of sweepChunk tickets, one transaction each (see recompute.go),
+// several chunks at once on MySQL/MariaDB and one at a time on SQLite,
+// which has one writer.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	start := s.clock()
 	visited := 0

@@ -101,8 +101,9 @@ func WithTimer(t Timer) Option { return func(s *Service) { s.timer = t } }
 // instant as soon as it is computed.
 func WithTimerHorizon(d time.Duration) Option { return func(s *Service) { s.horizon = max(d, 0) } }
 
-// WithSweepWorkers sets how many tickets a sweep recomputes at once
-// (default 16 on MySQL/MariaDB, 1 on SQLite).
+// WithSweepWorkers sets how many chunks of tickets the sweep, RecomputeAll
+// and coalesced timer firings recompute at once (default 8 on
+// MySQL/MariaDB, 1 on SQLite).
 func WithSweepWorkers(n int) Option { return func(s *Service) { s.sweepConc = n } }
 
 // WithActor sets who carries out actions; without one actions are skipped
