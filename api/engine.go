@@ -4,8 +4,10 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,8 +52,8 @@ type Deps struct {
 // and problem+json 404/405s for free).
 //
 // Client IPs come from the TCP peer only: X-Forwarded-For is ignored until
-// the caller configures trusted proxies (engine.SetTrustedProxies), because
-// the per-IP sign-in limit must not be spoofable.
+// the caller names trusted proxies (TrustProxies), because the per-IP
+// sign-in limit must not be spoofable.
 func NewEngine(d Deps) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	if d.Logger == nil {
@@ -83,4 +85,21 @@ func NewEngine(d Deps) *gin.Engine {
 		e.Handle(r.Method, r.Path, r.chain(d, idem)...)
 	}
 	return e
+}
+
+// TrustProxies makes the client IP of requests from the listed proxies
+// (comma-separated IPs or CIDRs) the one their X-Forwarded-For names, as a
+// load balancer in front of several replicas needs for the per-IP sign-in
+// limit. Empty trusts none. A malformed entry is an error naming it.
+func TrustProxies(e *gin.Engine, list string) error {
+	var proxies []string
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			proxies = append(proxies, p)
+		}
+	}
+	if err := e.SetTrustedProxies(proxies); err != nil {
+		return fmt.Errorf("trusted proxies %q: each entry must be an IP address or a CIDR such as 10.0.0.0/8: %w", list, err)
+	}
+	return nil
 }

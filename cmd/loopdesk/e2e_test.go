@@ -184,7 +184,7 @@ func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
 			}
 		}
 		if c[0] == "serve" || c[0] == "worker" {
-			for _, want := range []string{"LOOPDESK_ADDR", "LOOPDESK_REDIS_URL", "-roles", "LOOPDESK_ROLES"} {
+			for _, want := range []string{"LOOPDESK_ADDR", "LOOPDESK_REDIS_URL", "-roles", "LOOPDESK_ROLES", "LOOPDESK_SMTP_URL", "LOOPDESK_TRUSTED_PROXIES"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("%v help lacks %s", c, want)
 				}
@@ -204,6 +204,9 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 	}
 	if code := run(context.Background(), e, []string{"serve", "--roles", "web,wrker", "--data-dir", t.TempDir()}); code != 1 || !strings.Contains(errb.String(), "unknown role") {
 		t.Fatalf("bad role: exit %d, stderr %q", code, errb.String())
+	}
+	if code := run(context.Background(), e, []string{"serve", "--trusted-proxies", "10.0.0.0/8,lb.internal", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}); code != 1 || !strings.Contains(errb.String(), "IP address or a CIDR") {
+		t.Fatalf("bad trusted proxy: exit %d, stderr %q", code, errb.String())
 	}
 	if code := run(context.Background(), e, []string{"worker", "--data-dir", t.TempDir(), "--redis-url", ""}); code != 1 || !strings.Contains(errb.String(), "LOOPDESK_REDIS_URL") {
 		t.Fatalf("worker without redis: exit %d, stderr %q", code, errb.String())

@@ -31,7 +31,9 @@ import (
 func serveFlags(e *env, name, synopsis, defaultRoles string, cfg *config.Config) *flag.FlagSet {
 	fs := newFlags(e, name, synopsis)
 	settings := append(cfg.Settings(), config.NewSetting(&cfg.Roles, "roles", "LOOPDESK_ROLES", defaultRoles, "comma list of roles to run: web, worker, scheduler"),
-		smtpSetting(&cfg.SMTPURL))
+		smtpSetting(&cfg.SMTPURL),
+		config.NewSetting(&cfg.Proxies, "trusted-proxies", "LOOPDESK_TRUSTED_PROXIES", "",
+			"comma list of proxy IPs or CIDRs (e.g. 10.0.0.0/8) whose X-Forwarded-For gives the client IP; empty trusts none"))
 	config.Bind(fs, settings)
 	return fs
 }
@@ -196,6 +198,9 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 			Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, Notify: notifier, DB: db, Redis: rdb, Throttle: throttle,
 			Registry: reg, Logger: log, Version: version,
 		})
+		if err := api.TrustProxies(engine, cfg.Proxies); err != nil {
+			return err
+		}
 		if err := web.Mount(engine, web.Deps{Accounts: acc, Tickets: tk, SLA: slaSvc, Knowledge: kb, Notify: notifier, Throttle: throttle, Logger: log}); err != nil {
 			return err
 		}

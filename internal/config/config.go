@@ -17,6 +17,7 @@ type Config struct {
 	RedisURL      string // empty: in-process server; redis://host:6379/0
 	Roles         string // serve: comma list of web, worker, scheduler
 	SMTPURL       string // serve: notification mail; empty keeps notifications in-app
+	Proxies       string // serve: comma list of trusted proxy IPs or CIDRs
 	AdminEmail    string // first admin on an empty database
 	AdminPassword string
 	LogLevel      string // debug, info, warn, error
