@@ -300,14 +300,18 @@ func (s *Service) resolve(ctx context.Context, t ticketFacts, to []string) ([]re
 		id := u.ID
 		out = append(out, recipient{userID: &id, email: email})
 	}
-	// user looks a user up; a missing one is skipped, other errors abort.
-	user := func(entry string, id int64) (accounts.User, bool, error) {
+	// addID adds user id; a missing one is skipped, other errors abort.
+	addID := func(entry string, id int64) error {
 		u, err := s.dir.GetUser(ctx, id)
-		if errors.Is(err, accounts.ErrNotFound) {
+		switch {
+		case errors.Is(err, accounts.ErrNotFound):
 			skipped = append(skipped, Skipped{entry, fmt.Sprintf("no user %d", id)})
-			return u, false, nil
+			return nil
+		case err != nil:
+			return err
 		}
-		return u, err == nil, err
+		addUser(entry, u)
+		return nil
 	}
 	department := func(entry string) (accounts.Department, bool, error) {
 		if t.DepartmentID == nil {
@@ -330,12 +334,8 @@ func (s *Service) resolve(ctx context.Context, t ticketFacts, to []string) ([]re
 				skipped = append(skipped, Skipped{entry, "the ticket has no assignee"})
 				continue
 			}
-			u, ok, err := user(entry, *t.AssigneeID)
-			if err != nil {
+			if err := addID(entry, *t.AssigneeID); err != nil {
 				return nil, nil, err
-			}
-			if ok {
-				addUser(entry, u)
 			}
 		case entry == ToDepartmentLead:
 			d, ok, err := department(entry)
@@ -349,12 +349,8 @@ func (s *Service) resolve(ctx context.Context, t ticketFacts, to []string) ([]re
 				skipped = append(skipped, Skipped{entry, fmt.Sprintf("department %d has no lead", d.ID)})
 				continue
 			}
-			u, ok, err := user(entry, *d.LeadID)
-			if err != nil {
+			if err := addID(entry, *d.LeadID); err != nil {
 				return nil, nil, err
-			}
-			if ok {
-				addUser(entry, u)
 			}
 		case entry == ToDepartment:
 			d, ok, err := department(entry)
@@ -369,12 +365,8 @@ func (s *Service) resolve(ctx context.Context, t ticketFacts, to []string) ([]re
 				continue
 			}
 			for _, id := range d.MemberIDs {
-				u, ok, err := user(entry, id)
-				if err != nil {
+				if err := addID(entry, id); err != nil {
 					return nil, nil, err
-				}
-				if ok {
-					addUser(entry, u)
 				}
 			}
 		case strings.HasPrefix(entry, userPrefix):
@@ -383,12 +375,8 @@ func (s *Service) resolve(ctx context.Context, t ticketFacts, to []string) ([]re
 				skipped = append(skipped, Skipped{entry, "not a user id"})
 				continue
 			}
-			u, ok, err := user(entry, id)
-			if err != nil {
+			if err := addID(entry, id); err != nil {
 				return nil, nil, err
-			}
-			if ok {
-				addUser(entry, u)
 			}
 		case strings.Contains(entry, "@"):
 			a, err := mail.ParseAddress(entry)
@@ -456,6 +444,11 @@ func (s *Service) MarkRead(ctx context.Context, userID, id int64) (Notification,
 		Update("read_at", now).Error; err != nil {
 		return Notification{}, err
 	}
+	return s.Get(ctx, userID, id)
+}
+
+// Get returns userID's notification id; another user's is ErrNotFound.
+func (s *Service) Get(ctx context.Context, userID, id int64) (Notification, error) {
 	var r notificationRow
 	if err := s.conn(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&r).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {

@@ -18,7 +18,7 @@ import (
 	"github.com/loopdesk/loopdesk/internal/datasets"
 )
 
-// TestArticleSearchDiag times Search alone, without hydration, on the
+// BenchmarkArticleSearchWork times Search alone, without hydration, on the
 // MariaDB database seeded by bench/articles_search_bench_test.go
 // (LOOPDESK_SEARCH_DIAG_URL, e.g.
 // mysql://root@127.0.0.1:3306/loopdesk_bench_articles_100000), staff (no
@@ -31,7 +31,9 @@ import (
 //	                                              BM25 over the same terms
 //	LOOPDESK_SEARCH_DIAG_LOOP='how can i|top up'  these queries, 20 times each
 //	LOOPDESK_SEARCH_DIAG_TRACE='how can i'        every statement of one search
-func TestArticleSearchDiag(t *testing.T) {
+//
+// It is a measurement, not a check: run it with -bench, -benchtime 1x.
+func BenchmarkArticleSearchWork(t *testing.B) {
 	url := os.Getenv("LOOPDESK_SEARCH_DIAG_URL")
 	if url == "" {
 		t.Skip("LOOPDESK_SEARCH_DIAG_URL not set")
@@ -204,7 +206,7 @@ func TestArticleSearchDiag(t *testing.T) {
 
 // diagQuality compares a long query's top 10 with exact BM25 over the
 // same (at most 32) terms, document frequencies counted.
-func diagQuality(t *testing.T, ix *Index, docType, q string, got []Hit, f func() *gorm.DB) (overlap, top1, ratio float64) {
+func diagQuality(t testing.TB, ix *Index, docType, q string, got []Hit, f func() *gorm.DB) (overlap, top1, ratio float64) {
 	ctx := context.Background()
 	terms := queryTerms(q)
 	if len(terms) > maxQueryTerms {
@@ -248,7 +250,7 @@ func diagQuality(t *testing.T, ix *Index, docType, q string, got []Hit, f func()
 
 // diagParagraphs builds pasted paragraphs as the benchmark does: 5-8
 // held-out questions, or 3-5 Chinese messages.
-func diagParagraphs(t *testing.T, dir string, n int) []string {
+func diagParagraphs(t testing.TB, dir string, n int) []string {
 	var held []string
 	test, err := datasets.Banking77(dir, "test")
 	if err != nil {
@@ -308,7 +310,7 @@ func diagParagraphs(t *testing.T, dir string, n int) []string {
 	return out
 }
 
-type diagLogger struct{ t *testing.T }
+type diagLogger struct{ t testing.TB }
 
 func (l diagLogger) LogMode(logger.LogLevel) logger.Interface    { return l }
 func (diagLogger) Info(context.Context, string, ...interface{})  {}

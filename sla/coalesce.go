@@ -52,8 +52,7 @@ func (c *coalescer) recompute(ctx context.Context, s *Service, ticketID int64) e
 }
 
 // flush recomputes queued tickets, a chunk at a time, until the queue is
-// empty. A failed chunk is retried one ticket at a time so that each
-// firing gets its own ticket's outcome.
+// empty; each firing gets its own ticket's outcome (recomputeEach).
 func (c *coalescer) flush(s *Service) {
 	for {
 		c.mu.Lock()
@@ -74,14 +73,10 @@ func (c *coalescer) flush(s *Service) {
 
 		slices.Sort(ids)
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-		err := s.recomputeChunk(ctx, ids, nil)
+		failed := s.recomputeEach(ctx, ids, nil)
 		for _, id := range ids {
-			e := err
-			if err != nil && len(ids) > 1 {
-				e = s.recomputeChunk(ctx, []int64{id}, nil)
-			}
 			for _, w := range waiters[id] {
-				w <- e
+				w <- failed[id]
 			}
 		}
 		cancel()

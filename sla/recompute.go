@@ -100,28 +100,21 @@ func (s *Service) Recompute(ctx context.Context, ticketID int64) error {
 // order) in one transaction. e nil reads the policies inside it.
 func (s *Service) recomputeChunk(ctx context.Context, ids []int64, e *env) error {
 	var timers map[int64][]timerChange
-	var err error
-	// sla_events' unique key cannot trip while the tickets are locked (every
-	// recorder locks first); if some path ever records without the lock,
-	// the second attempt reads the row it lost to and records nothing.
-	for range 2 {
-		err = s.inTx(ctx, func(tx *gorm.DB) error {
-			use := e
-			if use == nil {
-				pols, err := s.policies(ctx, tx)
-				if err != nil {
-					return err
-				}
-				use = newEnv(pols)
+	// sla_events' unique key cannot trip here: every recorder locks the
+	// ticket rows first, so a recorded instant is seen before it is written.
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		use := e
+		if use == nil {
+			pols, err := s.policies(ctx, tx)
+			if err != nil {
+				return err
 			}
-			var err error
-			timers, err = s.recomputeTx(ctx, tx, ids, use)
-			return err
-		})
-		if !database.IsUniqueViolation(err) {
-			break
+			use = newEnv(pols)
 		}
-	}
+		var err error
+		timers, err = s.recomputeTx(ctx, tx, ids, use)
+		return err
+	})
 	if err != nil {
 		if len(ids) == 1 {
 			return fmt.Errorf("sla: recompute ticket %d: %w", ids[0], err)
@@ -406,14 +399,10 @@ func (s *Service) plan(ctx context.Context, tx *gorm.DB, e *env, in *inputs, t t
 		breached := has(target.Metric, comp.Cycle, KindBreach)
 		warned := has(target.Metric, comp.Cycle, KindWarning)
 		if duePassed && !breached {
-			if err := s.record(ctx, w, &row, p, target, KindBreach, *comp.DueAt, now); err != nil {
-				return err
-			}
+			record(w, &row, p, target, KindBreach, *comp.DueAt, now)
 			breached = true
 		} else if warnPassed && !warned && !breached && !duePassed {
-			if err := s.record(ctx, w, &row, p, target, KindWarning, *comp.WarnAt, now); err != nil {
-				return err
-			}
+			record(w, &row, p, target, KindWarning, *comp.WarnAt, now)
 			warned = true
 		}
 		if breached && row.BreachedAt == nil {
@@ -448,7 +437,7 @@ func (s *Service) plan(ctx context.Context, tx *gorm.DB, e *env, in *inputs, t t
 // record adds one warning or breach: the event row (whose unique key makes
 // it exactly once), the clock's mark, a history entry and the outbox event
 // that runs the actions.
-func (s *Service) record(ctx context.Context, w *writes, row *clockRow, p Policy, t Target, kind string, at, now time.Time) error {
+func record(w *writes, row *clockRow, p Policy, t Target, kind string, at, now time.Time) {
 	w.events = append(w.events, eventRow{TicketID: row.TicketID, Metric: row.Metric, Cycle: row.Cycle, Kind: kind,
 		PolicyID: p.ID, DueAt: at.Truncate(time.Millisecond), RecordedAt: now})
 	if kind == KindWarning {
@@ -465,7 +454,6 @@ func (s *Service) record(ctx context.Context, w *writes, row *clockRow, p Policy
 			time.Duration(t.Within), p.Name, what, row.dueString()))
 	w.outbox = append(w.outbox, outbox.Event{Type: typ, AggregateType: "ticket", AggregateID: strconv.FormatInt(row.TicketID, 10),
 		Payload: RecordedEvent{TicketID: row.TicketID, Metric: Metric(row.Metric), Cycle: row.Cycle, Kind: kind, PolicyID: p.ID, DueAt: at}})
-	return nil
 }
 
 // clockHistory records a clock starting, a new policy, and a target met.
@@ -557,6 +545,26 @@ func (s *Service) sweepWorkers() int {
 	return 8
 }
 
+// recomputeEach recomputes ids (sorted) as one chunk and, if that fails,
+// one ticket at a time, so one bad ticket does not fail the others. It
+// returns the error of each ticket that could not be recomputed.
+func (s *Service) recomputeEach(ctx context.Context, ids []int64, e *env) map[int64]error {
+	err := s.recomputeChunk(ctx, ids, e)
+	switch {
+	case err == nil:
+		return nil
+	case len(ids) == 1:
+		return map[int64]error{ids[0]: err}
+	}
+	failed := map[int64]error{}
+	for _, id := range ids {
+		if err := s.recomputeChunk(ctx, []int64{id}, e); err != nil {
+			failed[id] = err
+		}
+	}
+	return failed
+}
+
 // recomputeMany recomputes ids with the policies read once, in sorted
 // chunks on sweepWorkers goroutines, and returns how many it recomputed. A
 // chunk that fails is retried one ticket at a time, so one bad ticket is
@@ -579,19 +587,13 @@ func (s *Service) recomputeMany(ctx context.Context, ids []int64) (int, error) {
 		go func() {
 			defer wg.Done()
 			for chunk := range work {
-				n := len(chunk)
-				if err := s.recomputeChunk(ctx, chunk, e); err != nil {
-					n = 0
-					for _, id := range chunk {
-						if err := s.recomputeChunk(ctx, []int64{id}, e); err != nil {
-							if !errors.Is(err, context.Canceled) {
-								s.log.Error("sla: recompute failed", "ticket_id", id, "err", err)
-							}
-							continue
-						}
-						n++
+				failed := s.recomputeEach(ctx, chunk, e)
+				for id, err := range failed {
+					if !errors.Is(err, context.Canceled) {
+						s.log.Error("sla: recompute failed", "ticket_id", id, "err", err)
 					}
 				}
+				n := len(chunk) - len(failed)
 				mu.Lock()
 				done += n
 				mu.Unlock()

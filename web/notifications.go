@@ -254,16 +254,13 @@ func (p *pages) openNotification(c *gin.Context) {
 			p.notificationNotFound(c, u)
 			return
 		}
-		list, err := p.Notify.List(c.Request.Context(), u.ID, notify.Filter{}, accounts.Page{AfterID: id + 1, Limit: 1})
-		if err != nil {
+		if n, err = p.Notify.Get(c.Request.Context(), u.ID, id); errors.Is(err, accounts.ErrNotFound) {
+			p.notificationNotFound(c, u)
+			return
+		} else if err != nil {
 			p.notificationServerError(c, u, "load notification", err)
 			return
 		}
-		if len(list) == 0 || list[0].ID != id {
-			p.notificationNotFound(c, u)
-			return
-		}
-		n = list[0]
 	} else {
 		var ok bool
 		if n, ok = p.markOwn(c, u); !ok {
