@@ -43,6 +43,8 @@ func checkCommentBody(v *accounts.ValidationError, field, body string) {
 // Fire fires an event; version 0 means no precondition. Workflow refusals
 // (*workflow.NotAllowedError, *workflow.GuardError) come back unchanged.
 // The comment, if any, is stored as a public reply in the same transaction.
+// Concurrent calls share transactions (fire_batch.go); each gets the
+// outcome it would have had alone.
 func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, version int, t Transition) (Ticket, error) {
 	fields := make(map[string]string, len(t.Fields)+1)
 	for k, v := range t.Fields {
@@ -64,25 +66,56 @@ func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, versi
 		v.Add("event", "is required")
 		return Ticket{}, v
 	}
+	return s.fires.fire(ctx, s, &fireCall{ctx: ctx, actor: actor, id: id, version: version, event: t.Event, comment: t.Comment, fields: fields})
+}
+
+// fireCall is one Fire waiting for its transaction.
+type fireCall struct {
+	ctx     context.Context
+	actor   accounts.User
+	id      int64
+	version int
+	event   string
+	comment string
+	fields  map[string]string
+	done    chan fireOutcome
+}
+
+type fireOutcome struct {
+	t   Ticket
+	err error
+	// refused: err came before anything of the call was written, and
+	// the batch goes on without it.
+	refused bool
+	alone   bool // the batch failed: run the call in a transaction of its own
+}
+
+// fireAlone runs c in a transaction of its own.
+func (s *Service) fireAlone(c *fireCall) (Ticket, error) {
 	var out Ticket
-	err := s.inTx(ctx, func(tx *gorm.DB) error {
-		m, err := s.begin(ctx, tx, actor, id, version)
+	err := s.inTx(c.ctx, func(tx *gorm.DB) error {
+		m, err := s.begin(c.ctx, tx, c.actor, c.id, c.version)
 		if err != nil {
 			return err
 		}
-		if err := m.transition(t.Event, fields); err != nil {
-			return err
-		}
-		if strings.TrimSpace(t.Comment) != "" {
-			if _, err := m.addComment(t.Comment, false); err != nil {
-				return err
-			}
-		}
-		if err := m.finish(); err != nil {
-			return err
-		}
-		out = m.ticket()
-		return nil
+		out, err = m.fire(c)
+		return err
 	})
 	return out, err
+}
+
+// fire applies c to the ticket m has locked, and finishes the change.
+func (m *mutation) fire(c *fireCall) (Ticket, error) {
+	if err := m.transition(c.event, c.fields); err != nil {
+		return Ticket{}, err
+	}
+	if strings.TrimSpace(c.comment) != "" {
+		if _, err := m.addComment(c.comment, false); err != nil {
+			return Ticket{}, err
+		}
+	}
+	if err := m.finish(); err != nil {
+		return Ticket{}, err
+	}
+	return m.ticket(), nil
 }

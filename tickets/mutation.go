@@ -39,6 +39,26 @@ type mutation struct {
 	reindex bool
 	touched bool // a comment: updated_at moves, the version does not
 	auto    bool // the assignee was picked by auto-assignment
+
+	// appends, when set, takes the history rows and outbox events of the
+	// change instead of finish writing them: a batch of transitions writes
+	// all of its appends in one statement each (fire_batch.go).
+	appends *appendRows
+}
+
+// appendRows are the append-only rows of one or more changes in one
+// transaction.
+type appendRows struct {
+	hist   []historyRow
+	events []outbox.Event
+}
+
+// write stores the rows: one INSERT for the history, one for the outbox.
+func (a *appendRows) write(ctx context.Context, tx *gorm.DB) error {
+	if err := insertHistory(ctx, tx, a.hist); err != nil {
+		return err
+	}
+	return outbox.Write(ctx, tx, a.events...)
 }
 
 // begin loads and locks ticket id for a change by actor; version 0 means
@@ -47,15 +67,25 @@ type mutation struct {
 // mutation (which holds this lock), and the knowledge guard counts links
 // again after the lock (see transition).
 func (s *Service) begin(ctx context.Context, tx *gorm.DB, actor accounts.User, id int64, version int) (*mutation, error) {
-	r, tags, links, err := s.loadTicket(ctx, tx, actor, id, true)
+	got, err := s.loadTickets(ctx, tx, []int64{id}, true)
 	if err != nil {
 		return nil, err
 	}
-	if version != 0 && r.Version != version {
+	l, ok := got[id]
+	return s.beginLoaded(ctx, tx, actor, l, ok, version)
+}
+
+// beginLoaded is begin on a ticket already loaded and locked in tx (ok:
+// it exists).
+func (s *Service) beginLoaded(ctx context.Context, tx *gorm.DB, actor accounts.User, l loadedTicket, ok bool, version int) (*mutation, error) {
+	if !ok || !canSee(actor, &l.row) {
+		return nil, accounts.ErrNotFound
+	}
+	if version != 0 && l.row.Version != version {
 		return nil, accounts.ErrVersionConflict
 	}
 	return &mutation{s: s, ctx: ctx, tx: tx, actor: actor, actorID: idPtr(actor.ID), now: s.clock(),
-		before: r, cur: r, tags: tags, links: links, set: map[string]any{}}, nil
+		before: l.row, cur: l.row, tags: l.tags, links: l.links, set: map[string]any{}}, nil
 }
 
 // ticket is the changed ticket as the caller sees it, built from what the
@@ -290,8 +320,8 @@ func (m *mutation) addComment(body string, internal bool) (commentRow, error) {
 	return c, nil
 }
 
-// finish writes the change: one versioned update, its history, the search
-// document and the outbox events.
+// finish writes the change: one versioned update, the search document, its
+// history and the outbox events (or hands those two to m.appends).
 func (m *mutation) finish() error {
 	switch {
 	case len(m.set) > 0:
@@ -307,9 +337,6 @@ func (m *mutation) finish() error {
 		}
 		m.cur.UpdatedAt = m.now
 	}
-	if err := insertHistory(m.ctx, m.tx, m.hist); err != nil {
-		return err
-	}
 	if m.reindex {
 		if err := m.s.reindex(m.ctx, m.tx, m.cur); err != nil {
 			return err
@@ -323,7 +350,19 @@ func (m *mutation) finish() error {
 			FromDepartmentID: m.before.DepartmentID, DepartmentID: m.cur.DepartmentID,
 			FromAssigneeID: m.before.AssigneeID, AssigneeID: m.cur.AssigneeID, Auto: m.auto, Actor: m.actorID}))
 	}
-	return outbox.Write(m.ctx, m.tx, m.events...)
+	if m.appends != nil {
+		// The batch writes on its own context: keep this change's request ID.
+		rid := outbox.RequestID(m.ctx)
+		for i := range m.events {
+			if m.events[i].RequestID == "" {
+				m.events[i].RequestID = rid
+			}
+		}
+		m.appends.hist = append(m.appends.hist, m.hist...)
+		m.appends.events = append(m.appends.events, m.events...)
+		return nil
+	}
+	return (&appendRows{hist: m.hist, events: m.events}).write(m.ctx, m.tx)
 }
 
 // reindex replaces the ticket's search document: subject (weight 3),

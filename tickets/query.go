@@ -86,57 +86,91 @@ func (s *Service) loadRow(ctx context.Context, db *gorm.DB, actor accounts.User,
 
 // loadTicket reads a ticket the actor may see, its tags and its link count
 // in one statement; lock takes the ticket's row lock on MySQL (see begin).
-// It runs on every read and change of one ticket, so it scans the row
-// itself rather than through gorm's reflection.
 func (s *Service) loadTicket(ctx context.Context, db *gorm.DB, actor accounts.User, id int64, lock bool) (ticketRow, []string, int, error) {
+	got, err := s.loadTickets(ctx, db, []int64{id}, lock)
+	if err != nil {
+		return ticketRow{}, nil, 0, err
+	}
+	l, ok := got[id]
+	if !ok || !canSee(actor, &l.row) {
+		return ticketRow{}, nil, 0, accounts.ErrNotFound
+	}
+	return l.row, l.tags, l.links, nil
+}
+
+// loadedTicket is a ticket row with its sorted tags and knowledge link
+// count, as a change or a read of one ticket needs them.
+type loadedTicket struct {
+	row   ticketRow
+	tags  []string
+	links int
+}
+
+// loadTickets reads the tickets ids that exist, whoever may see them, with
+// their tags and link counts, in one statement; lock takes their row locks
+// on MySQL, in id order. It runs on every read and change of a ticket, so
+// it scans the rows itself rather than through gorm's reflection.
+func (s *Service) loadTickets(ctx context.Context, db *gorm.DB, ids []int64, lock bool) (map[int64]loadedTicket, error) {
 	agg := "json_group_array(tag)"
 	if s.db.Dialect == database.MySQL {
 		agg = "JSON_ARRAYAGG(tag)"
 	}
-	q := "SELECT t.id, t.subject, t.description, t.status, t.status_category, t.priority, t.workflow_key, t.workflow_version," +
+	var sb strings.Builder
+	sb.WriteString("SELECT t.id, t.subject, t.description, t.status, t.status_category, t.priority, t.workflow_key, t.workflow_version," +
 		" t.category, t.channel, t.custom_fields, t.department_id, t.assignee_id, t.requester_id, t.version, t.state_entered_at," +
 		" t.resolved_at, t.closed_at, t.created_at, t.updated_at," +
 		" (SELECT " + agg + " FROM ticket_tags WHERE ticket_id = t.id) AS tag_list," +
-		" (SELECT COUNT(*) FROM ticket_article_links WHERE ticket_id = t.id) AS link_count FROM tickets t WHERE t.id = ?"
-	if lock && s.db.Dialect == database.MySQL {
-		q += " FOR UPDATE"
+		" (SELECT COUNT(*) FROM ticket_article_links WHERE ticket_id = t.id) AS link_count FROM tickets t WHERE t.id ")
+	args := make([]any, len(ids))
+	if len(ids) == 1 {
+		sb.WriteString("= ?")
+	} else {
+		sb.WriteString("IN (")
+		for i := range ids {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteByte('?')
+		}
+		sb.WriteString(") ORDER BY t.id")
 	}
-	var (
-		r       ticketRow
-		tagList *string // JSON array; NULL on MySQL when there are none
-		links   int
-	)
+	for i, id := range ids {
+		args[i] = id
+	}
+	if lock && s.db.Dialect == database.MySQL {
+		sb.WriteString(" FOR UPDATE")
+	}
 	db = db.WithContext(ctx)
-	rows, err := db.Statement.ConnPool.QueryContext(ctx, q, id)
+	rows, err := db.Statement.ConnPool.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
-		return r, nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return r, nil, 0, err
+	got := make(map[int64]loadedTicket, len(ids))
+	for rows.Next() {
+		var (
+			r       ticketRow
+			tagList *string // JSON array; NULL on MySQL when there are none
+			links   int
+		)
+		if err := rows.Scan(&r.ID, &r.Subject, &r.Description, &r.Status, &r.StatusCategory, &r.Priority, &r.WorkflowKey, &r.WorkflowVersion,
+			&r.Category, &r.Channel, &r.CustomFields, &r.DepartmentID, &r.AssigneeID, &r.RequesterID, &r.Version, &r.StateEnteredAt,
+			&r.ResolvedAt, &r.ClosedAt, &r.CreatedAt, &r.UpdatedAt, &tagList, &links); err != nil {
+			return nil, err
 		}
-		return r, nil, 0, accounts.ErrNotFound
-	}
-	if err := rows.Scan(&r.ID, &r.Subject, &r.Description, &r.Status, &r.StatusCategory, &r.Priority, &r.WorkflowKey, &r.WorkflowVersion,
-		&r.Category, &r.Channel, &r.CustomFields, &r.DepartmentID, &r.AssigneeID, &r.RequesterID, &r.Version, &r.StateEnteredAt,
-		&r.ResolvedAt, &r.ClosedAt, &r.CreatedAt, &r.UpdatedAt, &tagList, &links); err != nil {
-		return r, nil, 0, err
-	}
-	if err := rows.Close(); err != nil {
-		return r, nil, 0, err
-	}
-	if !canSee(actor, &r) {
-		return ticketRow{}, nil, 0, accounts.ErrNotFound
-	}
-	var tags []string
-	if tagList != nil {
-		if err := json.Unmarshal([]byte(*tagList), &tags); err != nil {
-			return ticketRow{}, nil, 0, fmt.Errorf("tickets: tags of %d: %w", id, err)
+		var tags []string
+		if tagList != nil {
+			if err := json.Unmarshal([]byte(*tagList), &tags); err != nil {
+				return nil, fmt.Errorf("tickets: tags of %d: %w", r.ID, err)
+			}
+			slices.Sort(tags)
 		}
-		slices.Sort(tags)
+		got[r.ID] = loadedTicket{row: r, tags: tags, links: links}
 	}
-	return r, tags, links, nil
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return got, rows.Close()
 }
 
 // Get returns accounts.ErrNotFound also when the actor may not see it.

@@ -25,6 +25,8 @@ type Service struct {
 	index *search.Index
 	now   func() time.Time
 
+	fires fireQueue // concurrent Fire calls share transactions
+
 	mu     sync.RWMutex
 	defs   map[defKey]*workflow.Definition // immutable once published
 	latest map[string]latestVersion        // key -> latest version, briefly cached

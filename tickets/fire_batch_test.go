@@ -1,0 +1,227 @@
+package tickets_test
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/loopdesk/loopdesk/accounts"
+	"github.com/loopdesk/loopdesk/internal/database"
+	"github.com/loopdesk/loopdesk/internal/outbox"
+	"github.com/loopdesk/loopdesk/internal/testenv"
+	"github.com/loopdesk/loopdesk/tickets"
+	"github.com/loopdesk/loopdesk/workflow"
+)
+
+// Fire calls that arrive together share transactions; each must still get
+// the outcome it would have had alone. Per ticket, two "open" calls race on
+// one version (one wins, one gets 409) and calls on a missing ticket get
+// 404, both answered inside the batch. Every ticket then holds exactly the
+// winner's change: one state history row, one transitioned event carrying
+// the winner's request ID, and the answer the winner got is what Get
+// returns. Then an event not allowed from the state fails the batch it is
+// in, and that batch's other calls run again alone and land once.
+func TestConcurrentFiresBatched(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		const n = 30
+		tks := make([]tickets.Ticket, n)
+		for i := range tks {
+			tks[i] = e.create(e.agent, tickets.NewTicket{Subject: fmt.Sprintf("batch %d", i)})
+		}
+		type call struct {
+			ticket  int // index into tks; -1: a ticket that does not exist
+			event   string
+			comment string
+			rid     string
+			got     tickets.Ticket
+			err     error
+		}
+		var calls []*call
+		for i := range tks {
+			for j := range 2 {
+				calls = append(calls, &call{ticket: i, event: "open", rid: fmt.Sprintf("open-%d-%d", i, j)})
+			}
+			if i%3 == 0 {
+				calls = append(calls, &call{ticket: -1, event: "open"})
+			}
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, c := range calls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				id, version := int64(999999999), 0
+				if c.ticket >= 0 {
+					id, version = tks[c.ticket].ID, tks[c.ticket].Version
+				}
+				cctx := outbox.WithRequestID(ctx, c.rid)
+				c.got, c.err = e.svc.Fire(cctx, e.agent, id, version, tickets.Transition{Event: c.event, Comment: c.comment})
+			}()
+		}
+		close(start)
+		wg.Wait()
+
+		winners := map[int]*call{}
+		for _, c := range calls {
+			switch {
+			case c.ticket < 0:
+				if !errors.Is(c.err, accounts.ErrNotFound) {
+					t.Fatalf("missing ticket: %v", c.err)
+				}
+			case c.err == nil:
+				if winners[c.ticket] != nil {
+					t.Fatalf("ticket %d: two winners", c.ticket)
+				}
+				winners[c.ticket] = c
+			case !errors.Is(c.err, accounts.ErrVersionConflict):
+				t.Fatalf("ticket %d: %v", c.ticket, c.err)
+			}
+		}
+		for i, tk := range tks {
+			w := winners[i]
+			if w == nil {
+				t.Fatalf("ticket %d: no winner", i)
+			}
+			got, err := e.svc.Get(ctx, e.agent, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != "open" || got.Version != tk.Version+1 {
+				t.Fatalf("ticket %d: %s v%d, want open v%d", i, got.Status, got.Version, tk.Version+1)
+			}
+			if w.got.Status != got.Status || w.got.Version != got.Version || !w.got.UpdatedAt.Equal(got.UpdatedAt) {
+				t.Fatalf("ticket %d: the winner was answered %s v%d %v, Get says %s v%d %v", i,
+					w.got.Status, w.got.Version, w.got.UpdatedAt, got.Status, got.Version, got.UpdatedAt)
+			}
+			hist, err := e.svc.History(ctx, e.agent, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			states := 0
+			for _, h := range hist {
+				if h.Kind == tickets.KindState {
+					states++
+					if h.From != "new" || h.To != "open" || h.Event != "open" {
+						t.Fatalf("ticket %d: history %+v", i, h)
+					}
+				}
+			}
+			if states != 1 {
+				t.Fatalf("ticket %d: %d state changes in the history, want 1", i, states)
+			}
+			var rids []string
+			for _, r := range e.outbox() {
+				if r.EventType == tickets.EventTicketTransitioned && r.AggregateID == strconv.FormatInt(tk.ID, 10) {
+					rids = append(rids, r.RequestID)
+				}
+			}
+			if len(rids) != 1 || rids[0] != w.rid {
+				t.Fatalf("ticket %d: transitioned events with request IDs %v, want [%s]", i, rids, w.rid)
+			}
+		}
+		batches, batched, failed := tickets.FireBatchStats(e.svc)
+		t.Logf("%d calls: %d batches held %d of them; %d batches failed and ran alone", len(calls), batches, batched, failed)
+		if batches == 0 || failed != 0 {
+			t.Fatalf("%d shared transactions, %d failed; want some, none failed (404 and 409 are answered inside a batch)", batches, failed)
+		}
+
+		// A workflow refusal fails its batch; the batch's other calls run
+		// again alone and still land once.
+		errs := make([]error, 2*n)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tk := tks[i/2]
+				if i%2 == 0 {
+					_, errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, tk.Version+1, tickets.Transition{Event: "wait_customer"})
+				} else {
+					_, errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, 0, tickets.Transition{Event: "open"}) // only from new
+				}
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			var na *workflow.NotAllowedError
+			if i%2 == 0 && err != nil || i%2 == 1 && !errors.As(err, &na) {
+				t.Fatalf("call %d: %T %v", i, err, err)
+			}
+		}
+		for i, tk := range tks {
+			got, err := e.svc.Get(ctx, e.agent, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != "pending_customer" || got.Version != tk.Version+2 {
+				t.Fatalf("ticket %d: %s v%d, want pending_customer v%d", i, got.Status, got.Version, tk.Version+2)
+			}
+			if evs := e.eventsOf(tk.ID); countOf(evs, tickets.EventTicketTransitioned) != 2 {
+				t.Fatalf("ticket %d: events %v", i, evs)
+			}
+		}
+		_, _, failed2 := tickets.FireBatchStats(e.svc)
+		if failed2 == failed {
+			t.Fatal("no batch failed: the refusals never shared a transaction")
+		}
+	})
+}
+
+// A call with a comment in a batch stores the comment and its history
+// with the transition, as it does alone.
+func TestBatchedFireWithComment(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		const n = 12
+		tks := make([]tickets.Ticket, n)
+		for i := range tks {
+			tks[i] = e.fire(e.agent, e.create(e.agent, tickets.NewTicket{Subject: fmt.Sprintf("comment %d", i)}).ID, "open", nil)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i, tk := range tks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, tk.Version, tickets.Transition{Event: "wait_customer", Comment: fmt.Sprintf("please send the receipt %d", i)})
+			}()
+		}
+		wg.Wait()
+		for i, tk := range tks {
+			if errs[i] != nil {
+				t.Fatalf("ticket %d: %v", i, errs[i])
+			}
+			cs, err := e.svc.Comments(ctx, e.agent, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cs) != 1 || cs[0].Body != fmt.Sprintf("please send the receipt %d", i) || cs[0].Internal {
+				t.Fatalf("ticket %d: comments %+v", i, cs)
+			}
+			got, err := e.svc.Get(ctx, e.agent, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != "pending_customer" {
+				t.Fatalf("ticket %d: %s", i, got.Status)
+			}
+			if evs := e.eventsOf(tk.ID); countOf(evs, tickets.EventCommentAdded) != 1 || countOf(evs, tickets.EventTicketTransitioned) != 2 {
+				t.Fatalf("ticket %d: events %v", i, evs)
+			}
+		}
+	})
+}
+
+func countOf(s []string, v string) int {
+	n := 0
+	for _, x := range s {
+		if x == v {
+			n++
+		}
+	}
+	return n
+}
