@@ -15,13 +15,14 @@ import (
 )
 
 // fireQueue groups concurrent Fire calls into shared transactions, the way
-// a database groups commits. A transition's own work is two statements
-// (the locked read and the versioned update); the rest of its transaction
-// (BEGIN, the history and outbox INSERTs, COMMIT) is the same for one
-// change or for twenty, so under load the calls that arrive while earlier
-// ones are being written go together in the next transaction, their
-// history and outbox rows in one INSERT each. An idle service fires a call
-// at once, in a transaction of its own.
+// a database groups commits. Alone, a transition is six statements (BEGIN,
+// the locked read, the versioned UPDATE, the history and outbox INSERTs,
+// COMMIT); under load the calls that arrive while earlier ones are being
+// written go together in the next transaction, which reads and locks all
+// their tickets in one statement and writes their updates (one statement
+// per set of columns, write.go updateRows), history rows and outbox events
+// together at its end. An idle service fires a call at once, in a
+// transaction of its own.
 //
 // Each call gets the outcome it would have had alone. Calls run one after
 // the other inside the batch, in ticket id order (so two batches lock
@@ -179,6 +180,9 @@ func (s *Service) fireLoaded(ctx context.Context, tx *gorm.DB, c *fireCall, load
 		m, err = s.beginLoaded(ctx, tx, c.actor, l, true, c.version)
 		loaded[c.id] = loadedTicket{} // used: a later call reads again
 	} else if ok {
+		if err := appends.flushUpdates(ctx, tx); err != nil { // the earlier change to this ticket
+			return fireOutcome{err: err}
+		}
 		m, err = s.begin(ctx, tx, c.actor, c.id, c.version)
 	} else {
 		err = accounts.ErrNotFound

@@ -225,3 +225,74 @@ func countOf(s []string, v string) int {
 	}
 	return n
 }
+
+// Auto-assignment inside a batch counts the loads the batch's earlier calls
+// gave: 40 tickets routed to a least-loaded department by concurrent
+// "open" calls fill its 4 members up to their capacity of 5, no more.
+func TestBatchedFiresAutoAssignWithinCapacity(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		var members []int64
+		for i := range 4 {
+			members = append(members, e.user(fmt.Sprint("m", i), accounts.RoleDepartmentMember).ID)
+		}
+		d := e.dept(accounts.NewDepartment{Name: "Queue", MemberIDs: members, AutoAssign: accounts.AutoAssignLeastLoaded, MemberCapacity: 5})
+		def := workflow.Builtin()[0]
+		for i := range def.Events {
+			if def.Events[i].Name == "open" {
+				def.Events[i].Actions = []workflow.Action{{Type: workflow.ActionAssignDepartment, DepartmentID: d.ID}}
+			}
+		}
+		if _, err := e.svc.PublishWorkflow(ctx, e.admin, def); err != nil {
+			t.Fatal(err)
+		}
+		tks := make([]tickets.Ticket, 40)
+		for i := range tks {
+			tks[i] = e.create(e.cust, tickets.NewTicket{Subject: fmt.Sprint("route ", i)})
+		}
+		b0, _, _ := tickets.FireBatchStats(e.svc)
+		var wg sync.WaitGroup
+		got := make([]tickets.Ticket, len(tks))
+		errs := make([]error, len(tks))
+		for i, tk := range tks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i], errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, tk.Version, tickets.Transition{Event: "open"})
+			}()
+		}
+		wg.Wait()
+		counts := map[int64]int{}
+		none := 0
+		for i := range tks {
+			if errs[i] != nil {
+				t.Fatalf("ticket %d: %v", i, errs[i])
+			}
+			stored, err := e.svc.Get(ctx, e.agent, tks[i].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !eqID(stored.AssigneeID, got[i].AssigneeID) || stored.DepartmentID == nil || *stored.DepartmentID != d.ID {
+				t.Fatalf("ticket %d: answered assignee %v, stored %v in department %v", i, got[i].AssigneeID, stored.AssigneeID, stored.DepartmentID)
+			}
+			if stored.AssigneeID == nil {
+				none++
+			} else {
+				counts[*stored.AssigneeID]++
+			}
+		}
+		for _, m := range members {
+			if counts[m] != 5 {
+				t.Errorf("member %d has %d tickets, want 5 (%v)", m, counts[m], counts)
+			}
+		}
+		if none != 20 {
+			t.Errorf("%d unassigned, want 20", none)
+		}
+		if b1, _, _ := tickets.FireBatchStats(e.svc); b1 == b0 {
+			t.Fatal("no two calls shared a transaction")
+		}
+	})
+}
+
+func eqID(a, b *int64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }

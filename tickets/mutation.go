@@ -46,19 +46,38 @@ type mutation struct {
 	appends *appendRows
 }
 
-// appendRows are the append-only rows of one or more changes in one
-// transaction.
+// appendRows are the writes of one or more changes in one transaction
+// that can wait for its end: ticket updates (the rows are locked), history
+// rows and outbox events.
 type appendRows struct {
-	hist   []historyRow
-	events []outbox.Event
+	updates []rowUpdate
+	hist    []historyRow
+	events  []outbox.Event
 }
 
-// write stores the rows: one INSERT for the history, one for the outbox.
+// write stores them: the updates, one INSERT for the history, one for the
+// outbox.
 func (a *appendRows) write(ctx context.Context, tx *gorm.DB) error {
+	if err := a.flushUpdates(ctx, tx); err != nil {
+		return err
+	}
 	if err := insertHistory(ctx, tx, a.hist); err != nil {
 		return err
 	}
 	return outbox.Write(ctx, tx, a.events...)
+}
+
+// flushUpdates runs the pending ticket updates, one statement for those
+// that set the same columns. Whatever reads ticket rows other than its own
+// locked one (auto-assignment's load count, a second change to one ticket)
+// flushes first.
+func (a *appendRows) flushUpdates(ctx context.Context, tx *gorm.DB) error {
+	if a == nil || len(a.updates) == 0 {
+		return nil
+	}
+	err := updateRows(ctx, tx, a.updates)
+	a.updates = a.updates[:0]
+	return err
 }
 
 // begin loads and locks ticket id for a change by actor; version 0 means
@@ -150,6 +169,9 @@ func (m *mutation) setAssignee(id *int64, note string, system bool) {
 func (m *mutation) autoAssign(dept deptInfo) error {
 	if m.cur.AssigneeID != nil {
 		return nil
+	}
+	if err := m.appends.flushUpdates(m.ctx, m.tx); err != nil { // the load count reads tickets
+		return err
 	}
 	a, err := m.s.autoAssign(m.ctx, m.tx, dept)
 	if err != nil || a == nil {
@@ -326,7 +348,10 @@ func (m *mutation) finish() error {
 	switch {
 	case len(m.set) > 0:
 		m.set["updated_at"] = m.now
-		if err := versionedUpdate(m.ctx, m.tx, m.cur.ID, m.before.Version, m.set); err != nil {
+		if m.appends != nil {
+			// The row is locked and its version was checked when it was read.
+			m.appends.updates = append(m.appends.updates, rowUpdate{id: m.cur.ID, version: m.before.Version, set: m.set})
+		} else if err := versionedUpdate(m.ctx, m.tx, m.cur.ID, m.before.Version, m.set); err != nil {
 			return err
 		}
 		m.cur.Version = m.before.Version + 1

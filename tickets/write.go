@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -119,4 +120,88 @@ func versionedUpdate(ctx context.Context, tx *gorm.DB, id int64, version int, se
 		return accounts.ErrNotFound
 	}
 	return accounts.ErrVersionConflict
+}
+
+// rowUpdate is a versioned update waiting for the end of its transaction.
+type rowUpdate struct {
+	id      int64
+	version int // as read under the row lock
+	set     map[string]any
+}
+
+// updateRows runs updates, one statement per set of columns:
+//
+//	UPDATE tickets SET c = CASE id WHEN ? THEN ? ... END, ...,
+//	  version = version + 1 WHERE id IN (...)
+//
+//	  AND version = CASE id WHEN ? THEN ? ... END
+//
+// Each ticket appears at most once (a second change to a ticket flushes
+// the first). The rows are locked and their versions were checked when
+// they were read, so fewer rows than ids means the lock did not hold: an
+// error, which fails the transaction (a batch then runs each call alone,
+// where a real conflict becomes ErrVersionConflict).
+func updateRows(ctx context.Context, tx *gorm.DB, updates []rowUpdate) error {
+	groups := map[string][]rowUpdate{}
+	var keys []string
+	for _, u := range updates {
+		cols := make([]string, 0, len(u.set))
+		for c := range u.set {
+			if c != "version" {
+				cols = append(cols, c)
+			}
+		}
+		sort.Strings(cols)
+		k := strings.Join(cols, ",")
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], u)
+	}
+	for _, k := range keys {
+		g := groups[k]
+		if len(g) == 1 {
+			if err := versionedUpdate(ctx, tx, g[0].id, g[0].version, g[0].set); err != nil {
+				return err
+			}
+			continue
+		}
+		cols := strings.Split(k, ",")
+		var sb strings.Builder
+		args := make([]any, 0, 2*len(cols)*len(g)+2*len(g))
+		sb.WriteString("UPDATE tickets SET ")
+		for _, c := range cols {
+			sb.WriteString(c)
+			sb.WriteString(" = CASE id")
+			for _, u := range g {
+				sb.WriteString(" WHEN ? THEN ?")
+				args = append(args, u.id, u.set[c])
+			}
+			sb.WriteString(" END, ")
+		}
+		sb.WriteString("version = version + 1 WHERE id IN (")
+		for i, u := range g {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteByte('?')
+			args = append(args, u.id)
+		}
+		sb.WriteString(") AND version = CASE id")
+		for _, u := range g {
+			sb.WriteString(" WHEN ? THEN ?")
+			args = append(args, u.id, u.version)
+		}
+		sb.WriteString(" END")
+		res, err := execTx(ctx, tx, sb.String(), args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != int64(len(g)) {
+			return fmt.Errorf("tickets: grouped update changed %d of %d locked rows", n, len(g))
+		}
+	}
+	return nil
 }
