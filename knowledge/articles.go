@@ -12,6 +12,7 @@ import (
 
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/internal/outbox"
+	"github.com/loopdesk/loopdesk/search"
 	"github.com/loopdesk/loopdesk/tickets"
 	"github.com/loopdesk/loopdesk/workflow"
 )
@@ -187,7 +188,7 @@ func (s *Service) createTx(ctx context.Context, tx *gorm.DB, actor accounts.User
 			RevisionID: &rev.ID, ActorID: idPtr(actor.ID), Comment: note, At: now}).Error; err != nil {
 			return err
 		}
-		if err := s.index.PutNew(ctx, tx, DocType, r.ID, indexFields(c, nil)...); err != nil {
+		if err := s.index.PutNew(ctx, tx, DocType, search.Doc{ID: r.ID, Fields: indexFields(c, nil)}); err != nil {
 			return err
 		}
 		if fromTicketID != nil {

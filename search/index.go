@@ -159,24 +159,39 @@ func (ix *Index) PutMany(ctx context.Context, tx *gorm.DB, docType string, docs 
 	return nil
 }
 
-// PutNew indexes a document that is not in the index yet, such as one
-// created in the caller's transaction tx: it writes the document row and
-// its postings without first looking for old ones, two statements instead
-// of Put's four. Should the document be indexed after all (its row exists),
-// PutNew does what Put does.
-func (ix *Index) PutNew(ctx context.Context, tx *gorm.DB, docType string, docID int64, fields ...Field) error {
+// PutNew indexes documents that are not in the index yet, such as ones
+// created in the caller's transaction tx: it writes the document rows and
+// their postings (one statement each, batched like PutMany's) without
+// first looking for old ones, two statements instead of Put's four. Should
+// a document be indexed after all (its row exists), PutNew does what
+// PutMany does.
+func (ix *Index) PutNew(ctx context.Context, tx *gorm.DB, docType string, docs ...Doc) error {
 	if err := checkDocType(docType); err != nil {
 		return err
 	}
+	if len(docs) == 0 {
+		return nil
+	}
 	db := ix.conn(ctx, tx)
-	b := buildDoc(Doc{ID: docID, Fields: fields})
-	err := db.Exec("INSERT INTO search_docs (doc_type, doc_id, length) VALUES (?,?,?)", docType, b.id, b.length).Error
+	bs := make([]built, len(docs))
+	var sb strings.Builder
+	args := make([]any, 0, 3*len(docs))
+	sb.WriteString("INSERT INTO search_docs (doc_type, doc_id, length) VALUES ")
+	for i, d := range docs {
+		bs[i] = buildDoc(d)
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("(?,?,?)")
+		args = append(args, docType, bs[i].id, bs[i].length)
+	}
+	err := db.Exec(sb.String(), args...).Error
 	if database.IsUniqueViolation(err) {
 		// Both dialects roll back only the failed statement.
-		return ix.PutMany(ctx, tx, docType, []Doc{{ID: docID, Fields: fields}})
+		return ix.PutMany(ctx, tx, docType, docs)
 	}
 	if err == nil {
-		err = insertPostings(db, docType, []built{b})
+		err = insertPostings(db, docType, bs)
 	}
 	if err != nil {
 		return fmt.Errorf("search: index %s: %w", docType, err)

@@ -110,17 +110,18 @@ func TestIndexPutDeleteMatch(t *testing.T) {
 }
 
 // PutNew skips the look for old postings; given a document that is indexed
-// after all, it still replaces it, inside the caller's transaction.
+// after all, it still replaces it (and the call's other documents are
+// written), inside the caller's transaction.
 func TestIndexPutNew(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
 		ix := NewIndex(db)
 		put(t, ix, nil, 1, "申请退款", "refund please")
 		err := db.Transaction(func(tx *gorm.DB) error {
-			if err := ix.PutNew(context.Background(), tx, "ticket", 2, Field{"Reset PIN", 3}, Field{"on Wi-Fi", 1}); err != nil {
+			if err := ix.PutNew(context.Background(), tx, "ticket", Doc{ID: 2, Fields: []Field{{"Reset PIN", 3}, {"on Wi-Fi", 1}}}); err != nil {
 				return err
 			}
 			// Not new: the duplicate is caught and the old text replaced.
-			return ix.PutNew(context.Background(), tx, "ticket", 1, Field{"换货", 3}, Field{"screen broken", 1})
+			return ix.PutNew(context.Background(), tx, "ticket", Doc{ID: 1, Fields: []Field{{"换货", 3}, {"screen broken", 1}}})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +156,22 @@ func TestIndexPutNew(t *testing.T) {
 		if length != 3*1+2 {
 			t.Errorf("replaced length %d, want 5", length)
 		}
-		if err := ix.PutNew(context.Background(), nil, "", 3); !errors.Is(err, ErrDocType) {
+		// Several documents in one call; in the second, one is indexed
+		// already, and every document of the call ends up as given.
+		if err := ix.PutNew(context.Background(), nil, "ticket", Doc{ID: 5, Fields: []Field{{"card arrived late", 3}}},
+			Doc{ID: 6, Fields: []Field{{"card never arrived", 3}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ix.PutNew(context.Background(), nil, "ticket", Doc{ID: 7, Fields: []Field{{"exchange rate", 3}}},
+			Doc{ID: 5, Fields: []Field{{"exchange fee", 3}}}); err != nil {
+			t.Fatal(err)
+		}
+		for q, want := range map[string][]int64{"card arrived": {6}, "exchange": {5, 7}, "late": {}, "fee": {5}} {
+			if got := matchIDs(t, ix, db.DB, "ticket", q); !slices.Equal(got, want) {
+				t.Errorf("after batched PutNew: MatchAll(%q) = %v, want %v", q, got, want)
+			}
+		}
+		if err := ix.PutNew(context.Background(), nil, "", Doc{ID: 3}); !errors.Is(err, ErrDocType) {
 			t.Errorf("empty doc type: %v", err)
 		}
 	})

@@ -1,11 +1,13 @@
 package tickets
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -305,44 +307,115 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in NewTicket)
 	if err != nil {
 		return Ticket{}, err
 	}
-	actorID := idPtr(actor.ID)
-	var row ticketRow
-	err = s.inTx(ctx, func(tx *gorm.DB) error {
-		row = p.row // fresh copy on every attempt
-		auto := false
-		if p.dept != nil && row.AssigneeID == nil {
-			a, err := s.autoAssign(ctx, tx, *p.dept)
-			if err != nil {
-				return err
-			}
-			row.AssigneeID, auto = a, a != nil
-		}
-		if err := insertTicket(ctx, tx, &row); err != nil {
+	return s.creates.run(s, &createCall{call: call{ctx: ctx}, actor: actor, plan: p}, s.createBatch, s.createAlone)
+}
+
+// createCall is one Create waiting for its transaction.
+type createCall struct {
+	call
+	actor accounts.User
+	plan  createPlan
+}
+
+// createAlone stores c in a transaction of its own.
+func (s *Service) createAlone(c *createCall) (Ticket, error) {
+	var out Ticket
+	err := s.inTx(c.ctx, func(tx *gorm.DB) error {
+		var rows createRows
+		t, err := s.createIn(c.ctx, tx, c, &rows)
+		if err != nil {
 			return err
 		}
-		if err := insertTags(ctx, tx, row.ID, p.tags); err != nil {
-			return err
-		}
-		hist := []historyRow{{TicketID: row.ID, ActorID: actorID, At: row.CreatedAt, Kind: KindCreated, Field: "status", ToValue: row.Status}}
-		if auto {
-			hist = append(hist, historyRow{TicketID: row.ID, At: row.CreatedAt, Kind: KindAssignment, Field: "assignee_id",
-				ToValue: idString(row.AssigneeID), Note: "auto-assigned (" + p.dept.AutoAssign + ")"})
-		}
-		if err := insertHistory(ctx, tx, hist); err != nil {
-			return err
-		}
-		if err := s.index.PutNew(ctx, tx, DocType, row.ID, search.Field{Text: row.Subject, Weight: 3}, search.Field{Text: row.Description, Weight: 1}); err != nil {
-			return err
-		}
-		events := []outbox.Event{ticketEvent(EventTicketCreated, row.ID, TicketEvent{ID: row.ID, Actor: actorID})}
-		if row.AssigneeID != nil || row.DepartmentID != nil {
-			events = append(events, ticketEvent(EventTicketAssigned, row.ID, AssignedEvent{ID: row.ID,
-				DepartmentID: row.DepartmentID, AssigneeID: row.AssigneeID, Auto: auto, Actor: actorID}))
-		}
-		return outbox.Write(ctx, tx, events...)
+		out = t
+		return rows.write(c.ctx, tx, s.index)
 	})
-	if err != nil {
+	return out, err
+}
+
+// createBatch stores concurrent Create calls in one transaction (group.go):
+// one INSERT per ticket (its ID is needed), then one statement each for
+// all their tags, history rows, search documents, postings and outbox
+// events. Calls landing in departments run in department order, so two
+// batches take the departments' assignment locks in the same order.
+func (s *Service) createBatch(ctx context.Context, tx *gorm.DB, calls []*createCall, out []outcome) error {
+	order := make([]int, len(calls))
+	for i := range order {
+		order[i] = i
+	}
+	deptOf := func(c *createCall) int64 {
+		if c.plan.dept == nil {
+			return 0
+		}
+		return c.plan.dept.ID
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(deptOf(calls[a]), deptOf(calls[b])) })
+	var rows createRows
+	for _, i := range order {
+		cctx, cancel := callContext(ctx, calls[i].ctx)
+		t, err := s.createIn(cctx, tx, calls[i], &rows)
+		cancel()
+		if err != nil {
+			return err
+		}
+		out[i] = outcome{t: t}
+	}
+	return rows.write(ctx, tx, s.index)
+}
+
+// createRows are the rows of new tickets that wait for the end of their
+// transaction.
+type createRows struct {
+	appendRows
+	tags []ticketTag
+	docs []search.Doc
+}
+
+func (r *createRows) write(ctx context.Context, tx *gorm.DB, ix *search.Index) error {
+	if err := insertTags(ctx, tx, r.tags); err != nil {
+		return err
+	}
+	if err := ix.PutNew(ctx, tx, DocType, r.docs...); err != nil {
+		return err
+	}
+	return r.appendRows.write(ctx, tx)
+}
+
+// createIn inserts c's ticket in tx, auto-assigning it when it lands in a
+// department that says so, and adds its other rows to rows.
+func (s *Service) createIn(ctx context.Context, tx *gorm.DB, c *createCall, rows *createRows) (Ticket, error) {
+	p := c.plan
+	actorID := idPtr(c.actor.ID)
+	row := p.row // a fresh copy on every attempt
+	auto := false
+	if p.dept != nil && row.AssigneeID == nil {
+		// Loads count the tickets inserted before this one, batch or not:
+		// their rows are written at once.
+		a, err := s.autoAssign(ctx, tx, *p.dept)
+		if err != nil {
+			return Ticket{}, err
+		}
+		row.AssigneeID, auto = a, a != nil
+	}
+	if err := insertTicket(ctx, tx, &row); err != nil {
 		return Ticket{}, err
+	}
+	for _, t := range p.tags {
+		rows.tags = append(rows.tags, ticketTag{row.ID, t})
+	}
+	rows.hist = append(rows.hist, historyRow{TicketID: row.ID, ActorID: actorID, At: row.CreatedAt, Kind: KindCreated, Field: "status", ToValue: row.Status})
+	if auto {
+		rows.hist = append(rows.hist, historyRow{TicketID: row.ID, At: row.CreatedAt, Kind: KindAssignment, Field: "assignee_id",
+			ToValue: idString(row.AssigneeID), Note: "auto-assigned (" + p.dept.AutoAssign + ")"})
+	}
+	rows.docs = append(rows.docs, search.Doc{ID: row.ID, Fields: []search.Field{{Text: row.Subject, Weight: 3}, {Text: row.Description, Weight: 1}}})
+	first := len(rows.events)
+	rows.events = append(rows.events, ticketEvent(EventTicketCreated, row.ID, TicketEvent{ID: row.ID, Actor: actorID}))
+	if row.AssigneeID != nil || row.DepartmentID != nil {
+		rows.events = append(rows.events, ticketEvent(EventTicketAssigned, row.ID, AssignedEvent{ID: row.ID,
+			DepartmentID: row.DepartmentID, AssigneeID: row.AssigneeID, Auto: auto, Actor: actorID}))
+	}
+	for i := first; i < len(rows.events); i++ { // the batch writes on its own context
+		rows.events[i].RequestID = outbox.RequestID(c.ctx)
 	}
 	return toTicket(row, p.tags, 0), nil
 }

@@ -6,3 +6,8 @@ package tickets
 func FireBatchStats(s *Service) (batches, calls, failed int64) {
 	return s.fires.batches.Load(), s.fires.batched.Load(), s.fires.failed.Load()
 }
+
+// CreateBatchStats is FireBatchStats for Create calls.
+func CreateBatchStats(s *Service) (batches, calls, failed int64) {
+	return s.creates.batches.Load(), s.creates.batched.Load(), s.creates.failed.Load()
+}

@@ -43,8 +43,8 @@ func checkCommentBody(v *accounts.ValidationError, field, body string) {
 // Fire fires an event; version 0 means no precondition. Workflow refusals
 // (*workflow.NotAllowedError, *workflow.GuardError) come back unchanged.
 // The comment, if any, is stored as a public reply in the same transaction.
-// Concurrent calls share transactions (fire_batch.go); each gets the
-// outcome it would have had alone.
+// Concurrent calls share transactions (group.go, fire_batch.go); each
+// gets the outcome it would have had alone.
 func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, version int, t Transition) (Ticket, error) {
 	fields := make(map[string]string, len(t.Fields)+1)
 	for k, v := range t.Fields {
@@ -66,28 +66,19 @@ func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, versi
 		v.Add("event", "is required")
 		return Ticket{}, v
 	}
-	return s.fires.fire(ctx, s, &fireCall{ctx: ctx, actor: actor, id: id, version: version, event: t.Event, comment: t.Comment, fields: fields})
+	return s.fires.run(s, &fireCall{call: call{ctx: ctx}, actor: actor, id: id, version: version, event: t.Event, comment: t.Comment, fields: fields},
+		s.fireBatch, s.fireAlone)
 }
 
 // fireCall is one Fire waiting for its transaction.
 type fireCall struct {
-	ctx     context.Context
+	call
 	actor   accounts.User
 	id      int64
 	version int
 	event   string
 	comment string
 	fields  map[string]string
-	done    chan fireOutcome
-}
-
-type fireOutcome struct {
-	t   Ticket
-	err error
-	// refused: err came before anything of the call was written, and
-	// the batch goes on without it.
-	refused bool
-	alone   bool // the batch failed: run the call in a transaction of its own
 }
 
 // fireAlone runs c in a transaction of its own.

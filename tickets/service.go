@@ -25,7 +25,8 @@ type Service struct {
 	index *search.Index
 	now   func() time.Time
 
-	fires fireQueue // concurrent Fire calls share transactions
+	fires   group[*fireCall] // concurrent calls share transactions (group.go)
+	creates group[*createCall]
 
 	mu     sync.RWMutex
 	defs   map[defKey]*workflow.Definition // immutable once published

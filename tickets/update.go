@@ -147,7 +147,7 @@ func (m *mutation) setTags(next []string) error {
 	if err := m.tx.Where("ticket_id = ?", m.cur.ID).Delete(&tagRow{}).Error; err != nil {
 		return err
 	}
-	if err := insertTags(m.ctx, m.tx, m.cur.ID, next); err != nil {
+	if err := insertTags(m.ctx, m.tx, tagsOf(m.cur.ID, next)); err != nil {
 		return err
 	}
 	m.history(KindField, "tags", strings.Join(prev, ","), strings.Join(next, ","), "")

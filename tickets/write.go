@@ -40,8 +40,22 @@ func insertTicket(ctx context.Context, tx *gorm.DB, r *ticketRow) error {
 	return err
 }
 
-// insertTags stores a ticket's tags in one statement.
-func insertTags(ctx context.Context, tx *gorm.DB, id int64, tags []string) error {
+// ticketTag is one row of ticket_tags.
+type ticketTag struct {
+	ticketID int64
+	tag      string
+}
+
+func tagsOf(id int64, tags []string) []ticketTag {
+	out := make([]ticketTag, len(tags))
+	for i, t := range tags {
+		out[i] = ticketTag{id, t}
+	}
+	return out
+}
+
+// insertTags stores tags of one or more tickets in one statement.
+func insertTags(ctx context.Context, tx *gorm.DB, tags []ticketTag) error {
 	if len(tags) == 0 {
 		return nil
 	}
@@ -53,7 +67,7 @@ func insertTags(ctx context.Context, tx *gorm.DB, id int64, tags []string) error
 			sb.WriteByte(',')
 		}
 		sb.WriteString("(?,?)")
-		args = append(args, id, t)
+		args = append(args, t.ticketID, t.tag)
 	}
 	_, err := execTx(ctx, tx, sb.String(), args...)
 	return err

@@ -296,3 +296,81 @@ func TestBatchedFiresAutoAssignWithinCapacity(t *testing.T) {
 }
 
 func eqID(a, b *int64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+// Concurrent creates share transactions (one INSERT per ticket, the rest
+// together): every ticket comes back as stored, with its tags, its created
+// history row, its outbox event carrying its own request ID, and a search
+// document that finds it.
+func TestConcurrentCreatesBatched(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		const n = 48
+		got := make([]tickets.Ticket, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				cctx := outbox.WithRequestID(ctx, fmt.Sprint("create-", i))
+				subject := fmt.Sprintf("Card zq%dx never arrived", i)
+				if i%2 == 1 {
+					subject = fmt.Sprintf("退款 zq%dx 还没到账", i)
+				}
+				got[i], errs[i] = e.svc.Create(cctx, e.agent, tickets.NewTicket{Subject: subject, Description: "batched create",
+					Tags: []string{fmt.Sprint("t", i%3), "batch"}})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		seen := map[int64]bool{}
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("create %d: %v", i, errs[i])
+			}
+			tk := got[i]
+			if seen[tk.ID] {
+				t.Fatalf("id %d answered twice", tk.ID)
+			}
+			seen[tk.ID] = true
+			stored, err := e.svc.Get(ctx, e.agent, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.Subject != tk.Subject || stored.Status != "new" || stored.Version != 1 ||
+				fmt.Sprint(stored.Tags) != fmt.Sprint(tk.Tags) || fmt.Sprint(stored.Tags) != fmt.Sprint([]string{"batch", fmt.Sprint("t", i%3)}) {
+				t.Fatalf("create %d: answered %+v, stored %+v", i, tk, stored)
+			}
+			hist, err := e.svc.History(ctx, e.agent, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hist) != 1 || hist[0].Kind != tickets.KindCreated || hist[0].To != "new" {
+				t.Fatalf("create %d: history %+v", i, hist)
+			}
+			var rids []string
+			for _, r := range e.outbox() {
+				if r.AggregateType == "ticket" && r.AggregateID == strconv.FormatInt(tk.ID, 10) {
+					rids = append(rids, r.EventType+" "+r.RequestID)
+				}
+			}
+			if len(rids) != 1 || rids[0] != tickets.EventTicketCreated+" "+fmt.Sprint("create-", i) {
+				t.Fatalf("create %d: events %v", i, rids)
+			}
+			p, err := e.svc.List(ctx, e.agent, tickets.Filter{Q: fmt.Sprintf("zq%dx", i)}, "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Items) != 1 || p.Items[0].ID != tk.ID {
+				t.Fatalf("create %d: search zq%dx found %d tickets", i, i, len(p.Items))
+			}
+		}
+		batches, batched, failed := tickets.CreateBatchStats(e.svc)
+		t.Logf("%d creates: %d batches held %d of them; %d failed", n, batches, batched, failed)
+		if batches == 0 || failed != 0 {
+			t.Fatalf("%d shared transactions, %d failed; want some, none failed", batches, failed)
+		}
+	})
+}
