@@ -2,6 +2,8 @@ package tickets
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -115,21 +117,45 @@ func (g *group[C]) flush(s *Service, batch func(context.Context, *gorm.DB, []C, 
 	}
 }
 
+// runBatch runs calls and answers each exactly once. It runs on a flusher
+// goroutine, where a panic would end the process rather than one request:
+// it becomes every unanswered call's error.
 func (g *group[C]) runBatch(s *Service, calls []C, batch func(context.Context, *gorm.DB, []C, []outcome) error, alone func(C) (Ticket, error)) {
+	answered := 0
+	answer := func(c C, o outcome) {
+		c.base().done <- o
+		answered++
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("tickets: panic in a grouped change: %v\n%s", r, debug.Stack())
+			for _, c := range calls[answered:] {
+				c.base().done <- outcome{err: err}
+			}
+		}
+	}()
+	// Calls are answered in the order of calls: first those whose
+	// context ended, then the others (live).
+	var ended []error
 	live := calls[:0:0]
 	for _, c := range calls {
 		if err := c.base().ctx.Err(); err != nil {
-			c.base().done <- outcome{err: err}
-			continue
+			ended = append(ended, err)
+			calls[len(ended)-1] = c
+		} else {
+			live = append(live, c)
 		}
-		live = append(live, c)
+	}
+	copy(calls[len(ended):], live)
+	for i, err := range ended {
+		answer(calls[i], outcome{err: err})
 	}
 	switch len(live) {
 	case 0:
 		return
 	case 1:
 		t, err := alone(live[0])
-		live[0].base().done <- outcome{t: t, err: err}
+		answer(live[0], outcome{t: t, err: err})
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
@@ -146,10 +172,10 @@ func (g *group[C]) runBatch(s *Service, calls []C, batch func(context.Context, *
 	}
 	for i, c := range live {
 		if err != nil {
-			c.base().done <- outcome{alone: true}
+			answer(c, outcome{alone: true})
 			continue
 		}
-		c.base().done <- out[i]
+		answer(c, out[i])
 	}
 }
 
