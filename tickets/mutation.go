@@ -40,9 +40,9 @@ type mutation struct {
 	touched bool // a comment: updated_at moves, the version does not
 	auto    bool // the assignee was picked by auto-assignment
 
-	// appends, when set, takes the history rows and outbox events of the
-	// change instead of finish writing them: a batch of transitions writes
-	// all of its appends in one statement each (fire_batch.go).
+	// appends, when set, takes the ticket update, history rows and outbox
+	// events of the change instead of finish writing them: a batch of
+	// transitions writes those of all its calls together (fire_batch.go).
 	appends *appendRows
 }
 
@@ -343,7 +343,8 @@ func (m *mutation) addComment(body string, internal bool) (commentRow, error) {
 }
 
 // finish writes the change: one versioned update, the search document, its
-// history and the outbox events (or hands those two to m.appends).
+// history and the outbox events (with m.appends set, the search document
+// only; the rest goes there).
 func (m *mutation) finish() error {
 	switch {
 	case len(m.set) > 0:
