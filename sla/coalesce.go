@@ -3,23 +3,28 @@ package sla
 import (
 	"context"
 	"slices"
-	"sync"
 	"time"
+
+	"github.com/loopdesk/loopdesk/internal/batchq"
 )
 
 // coalescer recomputes the tickets of timer firings. Each firing joins a
-// queue; up to sweepWorkers flushers take the queue in chunks of
-// sweepChunk. An idle service recomputes a firing at once, alone, as
-// Recompute would; when many timers fall due together (10,000 in a minute
-// in BenchmarkSLATimerLateness), those that arrive while the flushers are
-// busy go together in the next chunk, one transaction for up to 25 tickets
-// instead of one each. That matters most on SQLite, whose one writer
-// otherwise serialises every handler's transaction.
+// queue (internal/batchq); up to sweepWorkers flushers take the queue in
+// chunks of sweepChunk firings. An idle service recomputes a firing at
+// once, alone, as Recompute would; when many timers fall due together
+// (10,000 in a minute in BenchmarkSLATimerLateness), those that arrive
+// while the flushers are busy go together in the next chunk, one
+// transaction for up to 25 tickets instead of one each. That matters most
+// on SQLite, whose one writer otherwise serialises every handler's
+// transaction.
 type coalescer struct {
-	mu      sync.Mutex
-	queue   []int64                // ticket ids in arrival order
-	waiting map[int64][]chan error // ticket id -> firings waiting for it
-	running int                    // flushers at work
+	q batchq.Queue[firing]
+}
+
+// firing is one timer firing waiting for its ticket's recompute.
+type firing struct {
+	ticketID int64
+	done     chan error
 }
 
 // flushTimeout bounds one chunk's recompute; the handlers' contexts do not
@@ -28,22 +33,10 @@ const flushTimeout = time.Minute
 
 // recompute queues ticketID and waits for the chunk that recomputes it.
 func (c *coalescer) recompute(ctx context.Context, s *Service, ticketID int64) error {
-	done := make(chan error, 1)
-	c.mu.Lock()
-	if c.waiting == nil {
-		c.waiting = map[int64][]chan error{}
-	}
-	if _, queued := c.waiting[ticketID]; !queued {
-		c.queue = append(c.queue, ticketID)
-	}
-	c.waiting[ticketID] = append(c.waiting[ticketID], done)
-	if c.running < s.sweepWorkers() {
-		c.running++
-		go c.flush(s)
-	}
-	c.mu.Unlock()
+	f := firing{ticketID: ticketID, done: make(chan error, 1)}
+	c.q.Add(f, s.sweepWorkers(), sweepChunk, func(fs []firing) { flushFirings(s, fs) })
 	select {
-	case err := <-done:
+	case err := <-f.done:
 		return err
 	case <-ctx.Done():
 		// The chunk still runs; the task is retried and finds it done.
@@ -51,34 +44,20 @@ func (c *coalescer) recompute(ctx context.Context, s *Service, ticketID int64) e
 	}
 }
 
-// flush recomputes queued tickets, a chunk at a time, until the queue is
-// empty; each firing gets its own ticket's outcome (recomputeEach).
-func (c *coalescer) flush(s *Service) {
-	for {
-		c.mu.Lock()
-		n := min(len(c.queue), sweepChunk)
-		if n == 0 {
-			c.running--
-			c.mu.Unlock()
-			return
-		}
-		ids := slices.Clone(c.queue[:n])
-		c.queue = c.queue[n:]
-		waiters := make(map[int64][]chan error, n)
-		for _, id := range ids {
-			waiters[id] = c.waiting[id]
-			delete(c.waiting, id)
-		}
-		c.mu.Unlock()
-
-		slices.Sort(ids)
-		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-		failed := s.recomputeEach(ctx, ids, nil)
-		for _, id := range ids {
-			for _, w := range waiters[id] {
-				w <- failed[id]
-			}
-		}
-		cancel()
+// flushFirings recomputes the tickets of fs, each once however many of its
+// firings are in the chunk; each firing gets its own ticket's outcome
+// (recomputeEach).
+func flushFirings(s *Service, fs []firing) {
+	ids := make([]int64, 0, len(fs))
+	for _, f := range fs {
+		ids = append(ids, f.ticketID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	failed := s.recomputeEach(ctx, ids, nil)
+	for _, f := range fs {
+		f.done <- failed[f.ticketID]
 	}
 }

@@ -4,20 +4,19 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/loopdesk/loopdesk/internal/batchq"
 	"github.com/loopdesk/loopdesk/internal/database"
 )
 
 // Changes that arrive together share transactions, the way a database
-// groups commits (fire_batch.go, create_batch.go). Each change is a call
-// that waits in a group's queue; up to groupWorkers flushers take the
-// queue a batch at a time. An idle service runs a call at once, in a
+// groups commits (fire_batch.go, create.go). Each change is a call that
+// waits in a group's queue (internal/batchq); up to groupWorkers flushers
+// take the queue a batch at a time. An idle service runs a call at once, in a
 // transaction of its own; under load, the calls that arrive while earlier
 // ones are being written go together in the next transaction, which
 // writes what they share at its end, one statement per kind of row.
@@ -69,9 +68,7 @@ type outcome struct {
 
 // group is the queue of one kind of change.
 type group[C interface{ base() *call }] struct {
-	mu      sync.Mutex
-	queue   []C
-	running int
+	q batchq.Queue[C]
 
 	// Counters for tests and diagnostics: batches of more than one call,
 	// the calls they held, and the batches that failed and ran alone.
@@ -84,13 +81,7 @@ type group[C interface{ base() *call }] struct {
 func (g *group[C]) run(s *Service, c C, batch func(ctx context.Context, tx *gorm.DB, calls []C, out []outcome) error, alone func(C) (Ticket, error)) (Ticket, error) {
 	b := c.base()
 	b.done = make(chan outcome, 1)
-	g.mu.Lock()
-	g.queue = append(g.queue, c)
-	if g.running < s.groupWorkers() {
-		g.running++
-		go g.flush(s, batch, alone)
-	}
-	g.mu.Unlock()
+	g.q.Add(c, s.groupWorkers(), groupMax, func(calls []C) { g.runBatch(s, calls, batch, alone) })
 	// Waits even when the caller's context ends: once its batch has
 	// started, the call's outcome is decided there.
 	o := <-b.done
@@ -98,23 +89,6 @@ func (g *group[C]) run(s *Service, c C, batch func(ctx context.Context, tx *gorm
 		return alone(c)
 	}
 	return o.t, o.err
-}
-
-// flush runs queued calls, a batch at a time, until the queue is empty.
-func (g *group[C]) flush(s *Service, batch func(context.Context, *gorm.DB, []C, []outcome) error, alone func(C) (Ticket, error)) {
-	for {
-		g.mu.Lock()
-		n := min(len(g.queue), groupMax)
-		if n == 0 {
-			g.running--
-			g.mu.Unlock()
-			return
-		}
-		calls := slices.Clone(g.queue[:n])
-		g.queue = g.queue[n:]
-		g.mu.Unlock()
-		g.runBatch(s, calls, batch, alone)
-	}
 }
 
 // runBatch runs calls and answers each exactly once. It runs on a flusher

@@ -55,7 +55,7 @@ func TestGroupSurvivesPanicsAndDropsEndedCalls(t *testing.T) {
 	submit(2, context.Background())
 	submit(3, context.Background())
 	submit(4, ended)
-	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.queue) == 3 })
+	waitFor(t, func() bool { return g.q.Len() == 3 })
 	close(release)
 
 	if r := <-results[1]; r.err != nil || r.t.ID != 1 {
