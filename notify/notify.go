@@ -313,17 +313,25 @@ func (s *Service) resolve(ctx context.Context, t ticketFacts, to []string) ([]re
 		addUser(entry, u)
 		return nil
 	}
-	department := func(entry string) (accounts.Department, bool, error) {
+	// The ticket's department, read once for its lead and its members.
+	var dept *accounts.Department
+	department := func(entry string) (*accounts.Department, error) {
 		if t.DepartmentID == nil {
 			skipped = append(skipped, Skipped{entry, "the ticket has no department"})
-			return accounts.Department{}, false, nil
+			return nil, nil
 		}
-		d, err := s.dir.GetDepartment(ctx, *t.DepartmentID)
-		if errors.Is(err, accounts.ErrNotFound) {
-			skipped = append(skipped, Skipped{entry, fmt.Sprintf("no department %d", *t.DepartmentID)})
-			return d, false, nil
+		if dept == nil {
+			d, err := s.dir.GetDepartment(ctx, *t.DepartmentID)
+			if errors.Is(err, accounts.ErrNotFound) {
+				skipped = append(skipped, Skipped{entry, fmt.Sprintf("no department %d", *t.DepartmentID)})
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			dept = &d
 		}
-		return d, err == nil, err
+		return dept, nil
 	}
 
 	for _, raw := range to {
@@ -337,34 +345,26 @@ func (s *Service) resolve(ctx context.Context, t ticketFacts, to []string) ([]re
 			if err := addID(entry, *t.AssigneeID); err != nil {
 				return nil, nil, err
 			}
-		case entry == ToDepartmentLead:
-			d, ok, err := department(entry)
+		case entry == ToDepartmentLead, entry == ToDepartment:
+			d, err := department(entry)
 			if err != nil {
 				return nil, nil, err
 			}
-			if !ok {
+			if d == nil {
 				continue
 			}
-			if d.LeadID == nil {
-				skipped = append(skipped, Skipped{entry, fmt.Sprintf("department %d has no lead", d.ID)})
+			ids, none := d.MemberIDs, fmt.Sprintf("department %d has no members", d.ID)
+			if entry == ToDepartmentLead {
+				ids, none = nil, fmt.Sprintf("department %d has no lead", d.ID)
+				if d.LeadID != nil {
+					ids = []int64{*d.LeadID}
+				}
+			}
+			if len(ids) == 0 {
+				skipped = append(skipped, Skipped{entry, none})
 				continue
 			}
-			if err := addID(entry, *d.LeadID); err != nil {
-				return nil, nil, err
-			}
-		case entry == ToDepartment:
-			d, ok, err := department(entry)
-			if err != nil {
-				return nil, nil, err
-			}
-			if !ok {
-				continue
-			}
-			if len(d.MemberIDs) == 0 {
-				skipped = append(skipped, Skipped{entry, fmt.Sprintf("department %d has no members", d.ID)})
-				continue
-			}
-			for _, id := range d.MemberIDs {
+			for _, id := range ids {
 				if err := addID(entry, id); err != nil {
 					return nil, nil, err
 				}

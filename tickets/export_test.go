@@ -11,3 +11,6 @@ func FireBatchStats(s *Service) (batches, calls, failed int64) {
 func CreateBatchStats(s *Service) (batches, calls, failed int64) {
 	return s.creates.batches.Load(), s.creates.batched.Load(), s.creates.failed.Load()
 }
+
+// EqID is eqID for the external tests.
+var EqID = eqID

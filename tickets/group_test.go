@@ -272,7 +272,7 @@ func TestBatchedFiresAutoAssignWithinCapacity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !eqID(stored.AssigneeID, got[i].AssigneeID) || stored.DepartmentID == nil || *stored.DepartmentID != d.ID {
+			if !tickets.EqID(stored.AssigneeID, got[i].AssigneeID) || stored.DepartmentID == nil || *stored.DepartmentID != d.ID {
 				t.Fatalf("ticket %d: answered assignee %v, stored %v in department %v", i, got[i].AssigneeID, stored.AssigneeID, stored.DepartmentID)
 			}
 			if stored.AssigneeID == nil {
@@ -294,8 +294,6 @@ func TestBatchedFiresAutoAssignWithinCapacity(t *testing.T) {
 		}
 	})
 }
-
-func eqID(a, b *int64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 // Concurrent creates share transactions (one INSERT per ticket, the rest
 // together): every ticket comes back as stored, with its tags, its created
