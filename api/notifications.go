@@ -70,12 +70,7 @@ func (h *handlers) listNotifications(c *gin.Context) {
 		WriteProblem(c, http.StatusBadRequest, "unread must be true or false", FieldError{Field: "unread", Message: "must be true or false"})
 		return
 	}
-	// The cursor is bound to the filter so that a page of one list cannot
-	// continue the other.
-	kind := "notifications"
-	if f.UnreadOnly {
-		kind = "notifications:unread"
-	}
+	kind := f.CursorKind()
 	p, ok := ParsePage(c, kind)
 	if !ok {
 		return

@@ -1,9 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/loopdesk/loopdesk/accounts"
+	"github.com/loopdesk/loopdesk/internal/cursor"
 )
 
 // Page size bounds for every list endpoint.
@@ -33,7 +31,7 @@ func ParsePage(c *gin.Context, kind string) (accounts.Page, bool) {
 		p.Limit = n
 	}
 	if raw := c.Query("cursor"); raw != "" {
-		id, err := DecodeCursor(kind, raw)
+		id, err := cursor.Decode(kind, raw)
 		if err != nil {
 			WriteProblem(c, http.StatusBadRequest, badCursorDetail, FieldError{Field: "cursor", Message: err.Error()})
 			return p, false
@@ -60,39 +58,7 @@ func limitDetail(raw string) string {
 	return fmt.Sprintf("limit must be a whole number from 1 to %d (default %d); got %q", MaxLimit, DefaultLimit, raw)
 }
 
-// Cursors are opaque to clients: base64url of kind-bound bytes
-// [8-byte id | 4-byte checksum]. The checksum is not a secret (a cursor only
-// moves a keyset position the caller may list anyway); it rejects truncated,
-// edited or cross-list cursors as a 400 instead of a surprising page.
-func cursorSum(kind string, id uint64) []byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "loopdesk-cursor:%s:%d", kind, id)
-	return h.Sum(nil)[:4]
-}
-
-// EncodeCursor returns the cursor that continues a list of kind after id.
-func EncodeCursor(kind string, id int64) string {
-	b := make([]byte, 12)
-	binary.BigEndian.PutUint64(b, uint64(id))
-	copy(b[8:], cursorSum(kind, uint64(id)))
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// DecodeCursor checks and opens a cursor made by EncodeCursor for kind.
-func DecodeCursor(kind, s string) (int64, error) {
-	if len(s) > 64 {
-		return 0, fmt.Errorf("too long")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != 12 {
-		return 0, fmt.Errorf("malformed")
-	}
-	id := binary.BigEndian.Uint64(b)
-	if string(b[8:]) != string(cursorSum(kind, id)) || id == 0 || id > 1<<62 {
-		return 0, fmt.Errorf("does not belong to this list or was altered")
-	}
-	return int64(id), nil
-}
+// Cursors are opaque to clients (internal/cursor), bound to their list's kind.
 
 // page fetches limit+1 items to learn whether another page exists without
 // a count query, and builds the envelope. The domain caps a fetch at
@@ -117,7 +83,7 @@ func page[T any, R any](c *gin.Context, kind string, p accounts.Page,
 	}
 	out := List[R]{Items: make([]R, 0, len(items))}
 	if more {
-		out.NextCursor = EncodeCursor(kind, id(items[len(items)-1]))
+		out.NextCursor = cursor.Encode(kind, id(items[len(items)-1]))
 	}
 	for _, it := range items {
 		out.Items = append(out.Items, conv(it))

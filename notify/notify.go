@@ -410,6 +410,15 @@ type Filter struct {
 	UnreadOnly bool
 }
 
+// CursorKind names the list f makes, for page cursors (internal/cursor):
+// a page of one list cannot continue the other.
+func (f Filter) CursorKind() string {
+	if f.UnreadOnly {
+		return "notifications:unread"
+	}
+	return "notifications"
+}
+
 // List returns userID's notifications newest first. p.AfterID continues
 // after (that is, below) a notification id of the previous page.
 func (s *Service) List(ctx context.Context, userID int64, f Filter, p accounts.Page) ([]Notification, error) {

@@ -7,6 +7,7 @@ package web
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/loopdesk/loopdesk/accounts"
+	"github.com/loopdesk/loopdesk/internal/cursor"
 	"github.com/loopdesk/loopdesk/notify"
 )
 
@@ -94,7 +96,8 @@ func (p *pages) notificationList(c *gin.Context) {
 		{Label: "Unread", URL: "/notifications?unread=1", On: np.UnreadOnly},
 	}
 	np.Back = "/notifications"
-	if q := c.Request.URL.Query(); len(q) > 0 {
+	if len(in) > 0 {
+		q := maps.Clone(in)
 		q.Del("done")
 		if enc := q.Encode(); enc != "" {
 			np.Back += "?" + enc
@@ -102,11 +105,12 @@ func (p *pages) notificationList(c *gin.Context) {
 	}
 
 	code := http.StatusOK
-	cursor := in.Get("cursor")
-	var after int64
-	if cursor != "" {
-		id, err := strconv.ParseInt(cursor, 10, 64)
-		if err != nil || id < 1 {
+	// The same cursors as the API's list, bound to the filter.
+	kind := notify.Filter{UnreadOnly: np.UnreadOnly}.CursorKind()
+	after, raw := int64(0), in.Get("cursor")
+	if raw != "" {
+		id, err := cursor.Decode(kind, raw)
+		if err != nil {
 			code = http.StatusBadRequest
 			np.Problem = "This list cannot be shown: the page link is not valid. Start again from the first page."
 		}
@@ -145,13 +149,13 @@ func (p *pages) notificationList(c *gin.Context) {
 		np.Rows = append(np.Rows, row)
 	}
 	if more {
-		next := url.Values{"cursor": {strconv.FormatInt(list[len(list)-1].ID, 10)}}
+		next := url.Values{"cursor": {cursor.Encode(kind, list[len(list)-1].ID)}}
 		if np.UnreadOnly {
 			next.Set("unread", "1")
 		}
 		np.NextURL = "/notifications?" + next.Encode()
 	}
-	if cursor != "" {
+	if raw != "" {
 		np.FirstURL = "/notifications"
 		if len(base) > 0 {
 			np.FirstURL += "?" + base.Encode()
@@ -165,7 +169,7 @@ func (p *pages) notificationList(c *gin.Context) {
 	v.NavNotify, v.NavUnread = true, p.unreadLabel(c, u.ID)
 	if np.Problem == "" && v.NavUnread != "" {
 		np.Unread = true
-		if cursor == "" && len(list) > 0 {
+		if raw == "" && len(list) > 0 {
 			np.UpTo = list[0].ID
 		} else if newest, err := p.Notify.List(ctx, u.ID, notify.Filter{}, accounts.Page{Limit: 1}); err == nil && len(newest) > 0 {
 			np.UpTo = newest[0].ID
