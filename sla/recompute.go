@@ -177,13 +177,21 @@ type reply struct {
 	CreatedAt time.Time
 }
 
+// byTicket groups rows by their ticket id, keeping their order.
+func byTicket[T any](rows []T, ticketID func(T) int64) map[int64][]T {
+	out := make(map[int64][]T)
+	for _, r := range rows {
+		out[ticketID(r)] = append(out[ticketID(r)], r)
+	}
+	return out
+}
+
 // load locks ids' ticket rows and reads their clocks, recorded events,
 // state changes and public replies, and what matching the policies needs
 // beyond the ticket row (a department's tier, a requester's email) only if
 // some active policy matches on it. Deleted tickets are simply absent.
 func (s *Service) load(tx *gorm.DB, ids []int64, policies []Policy) (*inputs, error) {
-	in := &inputs{clocks: map[int64][]clockRow{}, recorded: map[int64][]eventRow{}, states: map[int64][]historyRow{},
-		replies: map[int64][]reply{}, tiers: map[int64]int{}, emails: map[int64]string{}}
+	in := &inputs{tiers: map[int64]int{}, emails: map[int64]string{}}
 	if err := s.forUpdate(tx).Where("id IN ?", ids).Order("id").Find(&in.tickets).Error; err != nil {
 		return nil, err
 	}
@@ -198,32 +206,24 @@ func (s *Service) load(tx *gorm.DB, ids []int64, policies []Policy) (*inputs, er
 	if err := tx.Where("ticket_id IN ?", tids).Order("id").Find(&clocks).Error; err != nil {
 		return nil, err
 	}
-	for _, c := range clocks {
-		in.clocks[c.TicketID] = append(in.clocks[c.TicketID], c)
-	}
+	in.clocks = byTicket(clocks, func(c clockRow) int64 { return c.TicketID })
 	var events []eventRow
 	if err := tx.Select("ticket_id", "metric", "cycle", "kind").Where("ticket_id IN ?", tids).Find(&events).Error; err != nil {
 		return nil, err
 	}
-	for _, ev := range events {
-		in.recorded[ev.TicketID] = append(in.recorded[ev.TicketID], ev)
-	}
+	in.recorded = byTicket(events, func(ev eventRow) int64 { return ev.TicketID })
 	var states []historyRow
 	if err := tx.Select("ticket_id", "at", "from_value", "to_value").Where("ticket_id IN ? AND kind = ?", tids, "state").
 		Order("id").Find(&states).Error; err != nil {
 		return nil, err
 	}
-	for _, h := range states {
-		in.states[h.TicketID] = append(in.states[h.TicketID], h)
-	}
+	in.states = byTicket(states, func(h historyRow) int64 { return h.TicketID })
 	var replies []reply
 	if err := tx.Table("ticket_comments").Select("ticket_id", "author_id", "created_at").
 		Where("ticket_id IN ? AND internal = ?", tids, false).Order("id").Find(&replies).Error; err != nil {
 		return nil, err
 	}
-	for _, r := range replies {
-		in.replies[r.TicketID] = append(in.replies[r.TicketID], r)
-	}
+	in.replies = byTicket(replies, func(r reply) int64 { return r.TicketID })
 	var needTier, needEmail bool
 	for _, p := range policies {
 		if p.Active {
