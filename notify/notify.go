@@ -50,6 +50,17 @@ const (
 // DefaultSendTimeout bounds all the mail of one Notify call.
 const DefaultSendTimeout = 15 * time.Second
 
+// retryDelays are the waits before the second, third... send of a mail
+// that failed; after the last, the mail is given up.
+var retryDelays = [...]time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour}
+
+// MaxEmailAttempts is how many sends a notification's mail gets.
+const MaxEmailAttempts = len(retryDelays) + 1
+
+// sendLease is how long a row claimed for sending stays out of other
+// workers' reach; a worker that dies mid-send leaves it due again after.
+const sendLease = 10 * time.Minute
+
 // Message is what to tell the recipients about a ticket.
 type Message struct {
 	TicketID int64
@@ -71,6 +82,10 @@ type Notification struct {
 	ReadAt     *time.Time
 	EmailedAt  *time.Time
 	EmailError string
+	// EmailAttempts counts the sends tried; EmailRetryAt is when the next
+	// is due (nil when sent, given up, or there is no mail to send).
+	EmailAttempts int
+	EmailRetryAt  *time.Time
 }
 
 // Skipped is a recipient entry that named nobody to notify, and why.
@@ -148,24 +163,27 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millise
 func (s *Service) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
 
 type notificationRow struct {
-	ID         int64 `gorm:"primaryKey"`
-	UserID     *int64
-	Email      string
-	TicketID   int64
-	Kind       string
-	Subject    string
-	Body       string
-	CreatedAt  time.Time
-	ReadAt     *time.Time
-	EmailedAt  *time.Time
-	EmailError string
+	ID            int64 `gorm:"primaryKey"`
+	UserID        *int64
+	Email         string
+	TicketID      int64
+	Kind          string
+	Subject       string
+	Body          string
+	CreatedAt     time.Time
+	ReadAt        *time.Time
+	EmailedAt     *time.Time
+	EmailError    string
+	EmailAttempts int
+	EmailRetryAt  *time.Time
 }
 
 func (notificationRow) TableName() string { return "notifications" }
 
 func (r notificationRow) notification() Notification {
 	return Notification{ID: r.ID, UserID: r.UserID, Email: r.Email, TicketID: r.TicketID, Kind: r.Kind, Subject: r.Subject,
-		Body: r.Body, CreatedAt: r.CreatedAt.UTC(), ReadAt: utc(r.ReadAt), EmailedAt: utc(r.EmailedAt), EmailError: r.EmailError}
+		Body: r.Body, CreatedAt: r.CreatedAt.UTC(), ReadAt: utc(r.ReadAt), EmailedAt: utc(r.EmailedAt), EmailError: r.EmailError,
+		EmailAttempts: r.EmailAttempts, EmailRetryAt: utc(r.EmailRetryAt)}
 }
 
 func utc(t *time.Time) *time.Time {
@@ -210,10 +228,15 @@ func (s *Service) Notify(ctx context.Context, msg Message, to []string) (Result,
 		return res, err
 	}
 	now := s.clock()
+	lease := now.Add(sendLease)
 	rows := make([]notificationRow, len(recips))
 	for i, r := range recips {
 		rows[i] = notificationRow{UserID: r.userID, Email: r.email, TicketID: t.ID, Kind: msg.Kind,
 			Subject: clip(oneLine(msg.Subject), maxSubject), Body: msg.Body, CreatedAt: now}
+		if s.mailer != nil && r.email != "" {
+			// Due again only if this process dies before recording the send.
+			rows[i].EmailRetryAt = &lease
+		}
 	}
 	if err := s.conn(ctx).Create(&rows).Error; err != nil {
 		return res, err
@@ -229,8 +252,9 @@ func (s *Service) Notify(ctx context.Context, msg Message, to []string) (Result,
 }
 
 // mail sends every row's mail at once under one deadline and records each
-// outcome. Failures are logged and stored, never returned: the in-app
-// notification already did its job.
+// outcome, with the time of the next try when it failed. Failures are
+// logged and stored, never returned: the in-app notification already did
+// its job.
 func (s *Service) mail(ctx context.Context, rows []notificationRow) {
 	// The caller's cancellation (worker shutdown) still applies, but not a
 	// longer deadline than ours.
@@ -262,6 +286,24 @@ func (s *Service) mail(ctx context.Context, rows []notificationRow) {
 		}(&rows[i])
 	}
 	wg.Wait()
+	now := s.clock()
+	for i := range rows {
+		r := &rows[i]
+		if r.Email == "" {
+			continue
+		}
+		r.EmailAttempts++
+		r.EmailRetryAt = nil
+		switch {
+		case r.EmailedAt != nil:
+			r.EmailError = ""
+		case r.EmailAttempts < MaxEmailAttempts:
+			next := now.Add(retryDelays[r.EmailAttempts-1])
+			r.EmailRetryAt = &next
+		default:
+			r.EmailError = clip(fmt.Sprintf("gave up after %d attempts: %s", r.EmailAttempts, r.EmailError), maxEmailError)
+		}
+	}
 	// Recording the outcome must not fail because the send used up ctx's time.
 	rec := context.WithoutCancel(ctx)
 	for _, r := range rows {
@@ -272,11 +314,62 @@ func (s *Service) mail(ctx context.Context, rows []notificationRow) {
 			s.log.WarnContext(ctx, "notification email not sent", "notification_id", r.ID, "ticket_id", r.TicketID, "to", r.Email, "err", r.EmailError)
 		}
 		err := s.conn(rec).Model(&notificationRow{}).Where("id = ?", r.ID).
-			Updates(map[string]any{"emailed_at": r.EmailedAt, "email_error": r.EmailError}).Error
+			Updates(map[string]any{"emailed_at": r.EmailedAt, "email_error": r.EmailError,
+				"email_attempts": r.EmailAttempts, "email_retry_at": r.EmailRetryAt}).Error
 		if err != nil {
 			s.log.WarnContext(ctx, "record notification email outcome", "notification_id", r.ID, "err", err)
 		}
 	}
+}
+
+// RetryResult is what one RetryMail call did.
+type RetryResult struct {
+	Sent, Failed, GaveUp int
+}
+
+// RetryMail sends the mail of up to limit notifications whose next try is
+// due, oldest due first. Each row is claimed first (its next try moved a
+// lease ahead, only if still due), so workers running it at once never
+// send the same mail twice. Without a mail transport it does nothing.
+func (s *Service) RetryMail(ctx context.Context, limit int) (RetryResult, error) {
+	var res RetryResult
+	if s.mailer == nil {
+		return res, nil
+	}
+	now := s.clock()
+	var due []notificationRow
+	if err := s.conn(ctx).Where("email_retry_at IS NOT NULL AND email_retry_at <= ? AND emailed_at IS NULL", now).
+		Order("email_retry_at, id").Limit(limit).Find(&due).Error; err != nil {
+		return res, fmt.Errorf("notify: due mail: %w", err)
+	}
+	lease := now.Add(sendLease)
+	claimed := due[:0]
+	for _, r := range due {
+		q := s.conn(ctx).Model(&notificationRow{}).
+			Where("id = ? AND email_attempts = ? AND emailed_at IS NULL AND email_retry_at IS NOT NULL AND email_retry_at <= ?", r.ID, r.EmailAttempts, now).
+			Update("email_retry_at", lease)
+		if q.Error != nil {
+			return res, fmt.Errorf("notify: claim mail %d: %w", r.ID, q.Error)
+		}
+		if q.RowsAffected == 1 {
+			claimed = append(claimed, r)
+		}
+	}
+	if len(claimed) == 0 {
+		return res, nil
+	}
+	s.mail(ctx, claimed)
+	for _, r := range claimed {
+		switch {
+		case r.EmailedAt != nil:
+			res.Sent++
+		case r.EmailRetryAt != nil:
+			res.Failed++
+		default:
+			res.GaveUp++
+		}
+	}
+	return res, nil
 }
 
 // resolve turns recipient entries into distinct addresses, in the order

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,10 +31,13 @@ type received struct {
 
 // smtpServer speaks just enough SMTP (EHLO, AUTH PLAIN, MAIL, RCPT, DATA,
 // RSET, NOOP, QUIT) to accept messages on 127.0.0.1, one goroutine per
-// connection. stall: accept connections but never answer.
+// connection. stall: accept connections but never answer. busy: refuse
+// every recipient with a temporary failure (451), as a full or
+// greylisting server does.
 type smtpServer struct {
 	ln    net.Listener
 	stall bool
+	busy  atomic.Bool
 	mu    sync.Mutex
 	msgs  []received
 	wg    sync.WaitGroup
@@ -106,6 +110,10 @@ func (s *smtpServer) serve(c net.Conn) {
 			cur.from = angle(arg)
 			reply("250 ok")
 		case "RCPT":
+			if s.busy.Load() {
+				reply("451 4.3.2 busy, try again later")
+				continue
+			}
 			cur.to = append(cur.to, angle(arg))
 			reply("250 ok")
 		case "DATA":
