@@ -30,21 +30,24 @@ func (h *handlers) notificationRoutes() []route {
 
 // NotificationResponse is one in-app notification.
 type NotificationResponse struct {
-	ID         int64      `json:"id"`
-	TicketID   int64      `json:"ticket_id"`
-	Kind       string     `json:"kind" doc:"what happened, e.g. sla.breach or sla.warning"`
-	Subject    string     `json:"subject"`
-	Body       string     `json:"body" doc:"plain text"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ReadAt     *time.Time `json:"read_at" doc:"null while unread"`
-	Email      string     `json:"email" doc:"the address the email copy went to"`
-	EmailedAt  *time.Time `json:"emailed_at" doc:"when the email copy was accepted by the mail server; null when not sent"`
-	EmailError string     `json:"email_error" doc:"why the email copy failed; empty when sent or when the server sends no email"`
+	ID            int64      `json:"id"`
+	TicketID      int64      `json:"ticket_id"`
+	Kind          string     `json:"kind" doc:"what happened, e.g. sla.breach or sla.warning"`
+	Subject       string     `json:"subject"`
+	Body          string     `json:"body" doc:"plain text"`
+	CreatedAt     time.Time  `json:"created_at"`
+	ReadAt        *time.Time `json:"read_at" doc:"null while unread"`
+	Email         string     `json:"email" doc:"the address the email copy went to"`
+	EmailedAt     *time.Time `json:"emailed_at" doc:"when the email copy was accepted by the mail server; null when not sent"`
+	EmailError    string     `json:"email_error" doc:"why the email copy failed; empty when sent or when the server sends no email"`
+	EmailAttempts int        `json:"email_attempts" doc:"sends of the email copy tried so far (at most 6)"`
+	EmailRetryAt  *time.Time `json:"email_retry_at" doc:"when the email copy will be tried again after a failure; null when sent, given up, or not mailed"`
 }
 
 func notificationResponse(n notify.Notification) NotificationResponse {
 	return NotificationResponse{ID: n.ID, TicketID: n.TicketID, Kind: n.Kind, Subject: n.Subject, Body: n.Body, CreatedAt: n.CreatedAt,
-		ReadAt: n.ReadAt, Email: n.Email, EmailedAt: n.EmailedAt, EmailError: n.EmailError}
+		ReadAt: n.ReadAt, Email: n.Email, EmailedAt: n.EmailedAt, EmailError: n.EmailError,
+		EmailAttempts: n.EmailAttempts, EmailRetryAt: n.EmailRetryAt}
 }
 
 // notifyReady answers 503 when no notify service is wired.

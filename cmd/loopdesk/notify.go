@@ -1,13 +1,24 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 
 	"github.com/loopdesk/loopdesk/accounts"
 	"github.com/loopdesk/loopdesk/internal/config"
 	"github.com/loopdesk/loopdesk/internal/database"
+	"github.com/loopdesk/loopdesk/jobs"
 	"github.com/loopdesk/loopdesk/notify"
+)
+
+// The mail retry task: every minute, once across replicas, sends the
+// notification mail whose next try is due (notify.RetryMail), up to
+// mailRetryBatch at a time.
+const (
+	taskMailRetry     = "notify:mail_retry"
+	mailRetrySchedule = "0 * * * * *"
+	mailRetryBatch    = 200
 )
 
 // smtpSetting binds --smtp-url / LOOPDESK_SMTP_URL: where notification
@@ -30,4 +41,15 @@ func newNotifier(db *database.DB, acc *accounts.Service, smtpURL string, log *sl
 		log.Info("notification email enabled", "smtp", m.Addr(), "from", m.From())
 	}
 	return notify.New(db, acc, opts...), nil
+}
+
+// registerNotify handles the mail retry task on a worker.
+func registerNotify(w *jobs.Worker, n *notify.Service, log *slog.Logger) {
+	w.HandlePayload(taskMailRetry, func(ctx context.Context, _ []byte) error {
+		res, err := n.RetryMail(ctx, mailRetryBatch)
+		if res != (notify.RetryResult{}) {
+			log.InfoContext(ctx, "notification mail retried", "sent", res.Sent, "failed", res.Failed, "gave_up", res.GaveUp)
+		}
+		return err
+	})
 }

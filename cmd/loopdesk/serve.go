@@ -158,6 +158,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 		registerHandlers(w, acc, log)
 		registerSLA(w, slaSvc, log)
 		registerFAQ(w, kb, log)
+		registerNotify(w, notifier, log)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start job worker: %w", err)
 		}
@@ -176,6 +177,9 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 			return err
 		}
 		if err := s.Add(taskSLASweep, slaSweepSchedule, taskSLASweep, nil); err != nil {
+			return err
+		}
+		if err := s.Add(taskMailRetry, mailRetrySchedule, taskMailRetry, nil); err != nil {
 			return err
 		}
 		if err := scheduleFAQ(s); err != nil {
