@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"mime"
@@ -12,6 +13,7 @@ import (
 	"net/mail"
 	"net/smtp"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -32,10 +34,12 @@ type SMTP struct {
 //
 //	smtp://user:pass@host:587?from=loopdesk@example.com   STARTTLS when offered
 //	smtps://user:pass@host:465?from=...                   TLS from the start
+//	...&ca=/etc/loopdesk/mail-ca.pem                       trust this CA (PEM) for the server's certificate
 //
 // from is required unless the user name is an email address. Credentials
 // are only sent over TLS (or to localhost): net/smtp's PLAIN auth refuses
-// otherwise.
+// otherwise. The server's certificate is always verified, against the
+// system's roots or, with ca, that file's (a relay with an internal CA).
 func ParseSMTPURL(raw string) (*SMTP, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -59,6 +63,17 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 	}
 	m.addr = net.JoinHostPort(m.host, port)
 	m.tlsConfig = &tls.Config{ServerName: m.host, MinVersion: tls.VersionTLS12}
+	if ca := u.Query().Get("ca"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("LOOPDESK_SMTP_URL ca=%s: %w", ca, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("LOOPDESK_SMTP_URL ca=%s holds no PEM certificate", ca)
+		}
+		m.tlsConfig.RootCAs = pool
+	}
 	from := u.Query().Get("from")
 	if from == "" && u.User != nil && strings.Contains(u.User.Username(), "@") {
 		from = u.User.Username()

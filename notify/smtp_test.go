@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"mime"
@@ -27,6 +28,7 @@ type received struct {
 	from string
 	to   []string
 	data []byte
+	tls  bool // the message came over TLS
 }
 
 // smtpServer speaks just enough SMTP (EHLO, AUTH PLAIN, MAIL, RCPT, DATA,
@@ -35,21 +37,32 @@ type received struct {
 // every recipient with a temporary failure (451), as a full or
 // greylisting server does.
 type smtpServer struct {
-	ln    net.Listener
-	stall bool
-	busy  atomic.Bool
-	mu    sync.Mutex
-	msgs  []received
-	wg    sync.WaitGroup
+	ln       net.Listener
+	stall    bool
+	busy     atomic.Bool
+	starttls *tls.Config // offer STARTTLS with this certificate
+	mu       sync.Mutex
+	msgs     []received
+	wg       sync.WaitGroup
 }
 
 func startSMTP(t *testing.T, stall bool) *smtpServer {
+	t.Helper()
+	return startSMTPWith(t, &smtpServer{stall: stall}, false, nil)
+}
+
+// startSMTPWith starts s on 127.0.0.1; with implicit, TLS from the first
+// byte (smtps) with cfg.
+func startSMTPWith(t *testing.T, s *smtpServer, implicit bool, cfg *tls.Config) *smtpServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &smtpServer{ln: ln, stall: stall}
+	if implicit {
+		ln = tls.NewListener(ln, cfg)
+	}
+	s.ln = ln
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -84,6 +97,7 @@ func (s *smtpServer) serve(c net.Conn) {
 	tp := textproto.NewConn(c)
 	reply := func(line string) { tp.PrintfLine("%s", line) }
 	reply("220 test ESMTP")
+	_, secure := c.(*tls.Conn)
 	var cur received
 	for {
 		line, err := tp.ReadLine()
@@ -95,7 +109,24 @@ func (s *smtpServer) serve(c net.Conn) {
 		case "EHLO", "HELO":
 			reply("250-test")
 			reply("250-8BITMIME")
+			if s.starttls != nil && !secure {
+				reply("250-STARTTLS")
+			}
 			reply("250 AUTH PLAIN")
+		case "STARTTLS":
+			if s.starttls == nil || secure {
+				reply("502 not implemented")
+				continue
+			}
+			reply("220 go ahead")
+			tc := tls.Server(c, s.starttls)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			c, secure = tc, true
+			tp = textproto.NewConn(c)
+			cur = received{} // RFC 3207: the session starts over
+			defer tc.Close()
 		case "AUTH":
 			mech, ir, _ := strings.Cut(arg, " ")
 			b, err := base64.StdEncoding.DecodeString(ir)
@@ -123,6 +154,7 @@ func (s *smtpServer) serve(c net.Conn) {
 				return
 			}
 			cur.data = data
+			cur.tls = secure
 			s.mu.Lock()
 			s.msgs = append(s.msgs, cur)
 			s.mu.Unlock()
