@@ -23,3 +23,24 @@ func TestRoundTripAndRejects(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecode: any text a client sends as a cursor is refused or opened,
+// never a panic, and what opens is a cursor Encode made for that list.
+func FuzzDecode(f *testing.F) {
+	f.Add("tickets", Encode("tickets", 42))
+	f.Add("tickets", "")
+	f.Add("notifications", "AAAAAAAAAAEAAAAA")
+	f.Add("tickets", "%%%'; DROP TABLE tickets;--")
+	f.Fuzz(func(t *testing.T, kind, s string) {
+		id, err := Decode(kind, s)
+		if err != nil {
+			if id != 0 {
+				t.Fatalf("refused %q but returned id %d", s, id)
+			}
+			return
+		}
+		if id <= 0 || Encode(kind, id) != s {
+			t.Fatalf("opened %q as id %d, which Encode writes as %q", s, id, Encode(kind, id))
+		}
+	})
+}
