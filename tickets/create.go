@@ -39,9 +39,20 @@ const (
 
 var customKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
+// checkUTF8 refuses text that is not UTF-8: MySQL would refuse it at the
+// INSERT (a 500), SQLite would store bytes no page can show.
+func checkUTF8(v *accounts.ValidationError, field, s string) bool {
+	if utf8.ValidString(s) {
+		return true
+	}
+	v.Add(field, "is not valid UTF-8 text")
+	return false
+}
+
 func checkSubject(v *accounts.ValidationError, subject string) string {
 	subject = strings.TrimSpace(subject)
 	switch n := utf8.RuneCountInString(subject); {
+	case !checkUTF8(v, "subject", subject):
 	case n == 0:
 		v.Add("subject", "is required")
 	case n > MaxSubject:
@@ -51,6 +62,9 @@ func checkSubject(v *accounts.ValidationError, subject string) string {
 }
 
 func checkDescription(v *accounts.ValidationError, d string) {
+	if !checkUTF8(v, "description", d) {
+		return
+	}
 	if n := utf8.RuneCountInString(d); n > MaxDescription {
 		v.Add("description", fmt.Sprintf("must be at most %d characters (got %d)", MaxDescription, n))
 	}
@@ -64,6 +78,9 @@ func checkPriority(v *accounts.ValidationError, field, p string) {
 
 func checkCategory(v *accounts.ValidationError, c string) string {
 	c = strings.TrimSpace(c)
+	if !checkUTF8(v, "category", c) {
+		return c
+	}
 	if n := utf8.RuneCountInString(c); n > MaxCategory {
 		v.Add("category", fmt.Sprintf("must be at most %d characters", MaxCategory))
 	}
@@ -75,6 +92,10 @@ func normalizeTags(v *accounts.ValidationError, tags []string) []string {
 	out := make([]string, 0, len(tags))
 	seen := make(map[string]bool, len(tags))
 	for i, t := range tags {
+		// Checked before ToLower, which would turn bad bytes into U+FFFD.
+		if !checkUTF8(v, fmt.Sprintf("tags[%d]", i), t) {
+			continue
+		}
 		t = strings.ToLower(strings.TrimSpace(t))
 		switch n := utf8.RuneCountInString(t); {
 		case n == 0:
@@ -110,6 +131,9 @@ func checkCustomFields(v *accounts.ValidationError, m map[string]string) map[str
 		val := m[k]
 		if !customKeyPattern.MatchString(k) {
 			v.Add("custom_fields."+k, "names must match "+customKeyPattern.String())
+		}
+		if !checkUTF8(v, "custom_fields."+k, val) {
+			continue
 		}
 		if n := utf8.RuneCountInString(val); n > MaxCustomValue {
 			v.Add("custom_fields."+k, fmt.Sprintf("must be at most %d characters (got %d)", MaxCustomValue, n))

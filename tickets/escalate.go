@@ -36,6 +36,7 @@ func (s *Service) Escalate(ctx context.Context, actor accounts.User, id int64, v
 	}
 	reason := strings.TrimSpace(in.Reason)
 	switch n := utf8.RuneCountInString(reason); {
+	case !checkUTF8(v, "reason", reason):
 	case n == 0:
 		v.Add("reason", "is required: say why the ticket needs to move up")
 	case n > MaxEscalationNotes:

@@ -33,6 +33,7 @@ func (s *Service) Transitions(ctx context.Context, actor accounts.User, id int64
 
 func checkCommentBody(v *accounts.ValidationError, field, body string) {
 	switch n := utf8.RuneCountInString(body); {
+	case !checkUTF8(v, field, body):
 	case strings.TrimSpace(body) == "":
 		v.Add(field, "is required")
 	case n > MaxCommentBody:
@@ -47,8 +48,13 @@ func checkCommentBody(v *accounts.ValidationError, field, body string) {
 // gets the outcome it would have had alone.
 func (s *Service) Fire(ctx context.Context, actor accounts.User, id int64, version int, t Transition) (Ticket, error) {
 	fields := make(map[string]string, len(t.Fields)+1)
+	bad := &accounts.ValidationError{}
 	for k, v := range t.Fields {
+		checkUTF8(bad, "fields."+k, k+v)
 		fields[k] = v
+	}
+	if err := bad.Err(); err != nil {
+		return Ticket{}, err
 	}
 	if strings.TrimSpace(t.Comment) != "" {
 		v := &accounts.ValidationError{}
