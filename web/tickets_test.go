@@ -405,3 +405,21 @@ func TestTicketPagesWithoutTickets(t *testing.T) {
 		t.Fatalf("/tickets without a tickets service = %d", resp.StatusCode)
 	}
 }
+
+// A form whose text is not UTF-8 (only a hand-made request sends one) is a
+// 400 page on both backends, and changes nothing.
+func TestFormWithNonUTF8TextIsRefused(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		s := newDesk(t, db)
+		rita := s.signIn(t, "rita@example.com")
+		_, before := rita.get("/tickets")
+		resp, page := rita.post("/tickets", url.Values{"subject": {"printer \xc2 offline"}, "description": {description}, "priority": {"P2"}})
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("non-UTF-8 subject = %d, want 400", resp.StatusCode)
+		}
+		mustContain(t, "refusal page", page, "not UTF-8")
+		if _, after := rita.get("/tickets"); after != before {
+			t.Fatal("the ticket list changed after a refused form")
+		}
+	})
+}

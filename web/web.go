@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -251,6 +252,18 @@ func (p *pages) requireCSRF(c *gin.Context) {
 		p.render(c, http.StatusForbidden, "error.html", view{Title: "Form expired", Error: "This form expired or came from another site. Go back, reload the page and try again."})
 		c.Abort()
 		return
+	}
+	// Every form's text reaches the database: bytes that are not UTF-8
+	// (a hand-made request) would be a database error on MySQL.
+	for field, vals := range c.Request.PostForm {
+		for _, v := range vals {
+			if !utf8.ValidString(field) || !utf8.ValidString(v) {
+				p.render(c, http.StatusBadRequest, "error.html", view{Title: "Unreadable text",
+					Error: "The form sent text that is not UTF-8. Go back, retype or paste the text again, and send it from this site's page."})
+				c.Abort()
+				return
+			}
+		}
 	}
 	c.Next()
 }
