@@ -104,7 +104,10 @@ func backends(b *testing.B, fn func(b *testing.B, db *database.DB, redisURL stri
 // parallel runs n calls of fn over workers goroutines and returns calls/s.
 func parallel(b *testing.B, n, workers int, fn func(i int) error) float64 {
 	var next atomic.Int64
-	var firstErr atomic.Value
+	// The first error wins; atomic.Value would panic on a second error of
+	// another concrete type.
+	var once sync.Once
+	var firstErr error
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := 0; w < workers; w++ {
@@ -117,15 +120,15 @@ func parallel(b *testing.B, n, workers int, fn func(i int) error) float64 {
 					return
 				}
 				if err := fn(i); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					once.Do(func() { firstErr = err })
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		b.Fatal(err)
+	if firstErr != nil {
+		b.Fatal(firstErr)
 	}
 	return float64(n) / time.Since(start).Seconds()
 }
