@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // Labelled is a question and its intent.
@@ -106,10 +107,16 @@ func Vary(texts []string, n int) []string {
 		for i, w := range ws {
 			if len(w) > 3 && rng.IntN(5) == 0 {
 				j := 1 + rng.IntN(len(w)-2)
+				v := w[:j] + w[j+1:]
 				if rng.IntN(2) == 0 {
-					ws[i] = w[:j] + w[j+1:j+2] + w[j:j+1] + w[j+2:]
-				} else {
-					ws[i] = w[:j] + w[j+1:]
+					v = w[:j] + w[j+1:j+2] + w[j:j+1] + w[j+2:]
+				}
+				// A typo inside a multi-byte letter (€, é) would leave
+				// bytes that are not UTF-8; the word stays as it was.
+				// The random draws are the same either way, so every
+				// other copy is what it was before.
+				if utf8.ValidString(v) {
+					ws[i] = v
 				}
 			}
 		}
