@@ -93,7 +93,8 @@ type FAQConfig struct {
 	// many times the tickets it had when rejected (default 2).
 	RegrowFactor float64
 	// MaxTickets caps the tickets mined per run, the most recently
-	// resolved first (default 20000).
+	// resolved first (default 100,000: a whole run over that many takes
+	// 20-45 s on 2 cores, docs/BENCHMARKS.md "FAQ miner end to end").
 	MaxTickets int
 	// ClusterThreshold is the clustering's merge threshold (0: the
 	// clustering package's measured default).
@@ -116,7 +117,7 @@ func (c FAQConfig) withDefaults() FAQConfig {
 		c.RegrowFactor = 2
 	}
 	if c.MaxTickets <= 0 {
-		c.MaxTickets = 20000
+		c.MaxTickets = 100_000
 	}
 	return c
 }
