@@ -2,10 +2,12 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +30,7 @@ import (
 //	LOOPDESK_SEARCH_DIAG_KINDS=very-common,long   kinds to run
 //	LOOPDESK_SEARCH_DIAG_SLOW=1                   per-query worst times
 //	LOOPDESK_SEARCH_DIAG_QUALITY=1                long queries against exact
+//	LOOPDESK_SEARCH_DIAG_RELEVANCE=1              long queries' top 10 by intent
 //	                                              BM25 over the same terms
 //	LOOPDESK_SEARCH_DIAG_LOOP='how can i|top up'  these queries, 20 times each
 //	LOOPDESK_SEARCH_DIAG_TRACE='how can i'        every statement of one search
@@ -104,6 +107,10 @@ func BenchmarkArticleSearchWork(t *testing.B) {
 				t.Logf("%s %q: %s per search, %d handler rows, %d statements; %d reads, %d lookups, %d rounds", actor, q, time.Since(t0)/20, (r1-r0)/20, (s1-s0)/20, tr.reads, tr.lookups, tr.rounds)
 			}
 		}
+		return
+	}
+	if os.Getenv("LOOPDESK_SEARCH_DIAG_RELEVANCE") != "" {
+		diagRelevance(t, db)
 		return
 	}
 	if q := os.Getenv("LOOPDESK_SEARCH_DIAG_TRACE"); q != "" {
@@ -251,13 +258,21 @@ func diagQuality(t testing.TB, ix *Index, docType, q string, got []Hit, f func()
 // diagParagraphs builds pasted paragraphs as the benchmark does: 5-8
 // held-out questions, or 3-5 Chinese messages.
 func diagParagraphs(t testing.TB, dir string, n int) []string {
-	var held []string
+	ps, _ := diagParagraphIntents(t, dir, n)
+	return ps
+}
+
+// diagParagraphIntents is diagParagraphs with, for each English paragraph,
+// the intents of its questions (nil for Chinese ones).
+func diagParagraphIntents(t testing.TB, dir string, n int) ([]string, [][]string) {
+	var held, intents []string
 	test, err := datasets.Banking77(dir, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range test {
 		held = append(held, l.Text)
+		intents = append(intents, l.Intent)
 	}
 	clinc, err := datasets.CLINC150(dir)
 	if err != nil {
@@ -265,6 +280,7 @@ func diagParagraphs(t testing.TB, dir string, n int) []string {
 	}
 	for _, l := range clinc["test"] {
 		held = append(held, l.Text)
+		intents = append(intents, l.Intent)
 	}
 	zh := []string{"退款一直没有到账，已经等了{n}天", "订单显示已发货但是物流{n}天没更新", "我的{p}无法开机，屏幕显示 error {e}",
 		"登录时提示密码错误，但是密码是对的", "忘记PIN码怎么重置", "银行卡被冻结了，无法转账", "App 闪退，每次打开 {p} 版就崩溃",
@@ -287,8 +303,9 @@ func diagParagraphs(t testing.TB, dir string, n int) []string {
 		return s
 	}
 	var out []string
+	var outIntents [][]string
 	for i := 0; i < n; i++ {
-		var parts []string
+		var parts, is []string
 		if i%4 == 3 {
 			for j := 3 + r.IntN(3); j > 0; j-- {
 				s := zh[r.IntN(len(zh))]
@@ -301,13 +318,16 @@ func diagParagraphs(t testing.TB, dir string, n int) []string {
 		} else {
 			parts = append(parts, "Hello,")
 			for j := 5 + r.IntN(4); j > 0; j-- {
-				parts = append(parts, sentence(held[r.IntN(len(held))]))
+				k := r.IntN(len(held))
+				parts = append(parts, sentence(held[k]))
+				is = append(is, intents[k])
 			}
 			parts = append(parts, "Thanks for your help.")
 		}
 		out = append(out, strings.Join(parts, " "))
+		outIntents = append(outIntents, is)
 	}
-	return out
+	return out, outIntents
 }
 
 type diagLogger struct{ t testing.TB }
@@ -322,4 +342,102 @@ func (l diagLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 		sql = sql[:300] + "..."
 	}
 	l.t.Logf("%6.2f ms %5d rows %v %s", float64(time.Since(begin).Microseconds())/1000, rows, err, sql)
+}
+
+// diagRelevance judges long queries by what a person pasting them wants:
+// articles about the paragraph's questions. The benchmark's English
+// articles carry their intent as first tag, and each English paragraph is
+// made of held-out questions of known intents, so for the top 10 (staff)
+// it reports the share of hits on one of the paragraph's intents and the
+// share of its intents with a hit, for Search and for exact BM25 over the
+// same terms. LOOPDESK_SEARCH_DIAG_K sets the list length (10).
+func diagRelevance(t *testing.B, db *database.DB) {
+	dir, ok := datasets.Dir()
+	if !ok {
+		t.Skip("../shared/data is absent")
+	}
+	ctx := context.Background()
+	ix := NewIndex(db)
+	ix.statsTTL = time.Hour
+	conn := ix.conn(ctx, nil)
+	ps, intents := diagParagraphIntents(t, dir, 200)
+	k := 10
+	if v, err := strconv.Atoi(os.Getenv("LOOPDESK_SEARCH_DIAG_K")); err == nil && v > 0 {
+		k = v
+	}
+	intentOf := func(hits []Hit) map[int64]string {
+		ids := make([]int64, len(hits))
+		for i, h := range hits {
+			ids[i] = h.DocID
+		}
+		var rows []struct {
+			ID   int64
+			Tags string
+		}
+		if err := conn.Raw("SELECT id, tags FROM articles WHERE id IN ?", ids).Scan(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		out := map[int64]string{}
+		for _, r := range rows {
+			var tags []string
+			if json.Unmarshal([]byte(r.Tags), &tags) == nil && len(tags) > 0 {
+				out[r.ID] = tags[0]
+			}
+		}
+		return out
+	}
+	score := func(hits []Hit, want []string) (prec, cover float64) {
+		if len(hits) == 0 {
+			return 0, 0
+		}
+		of := intentOf(hits)
+		seen := map[string]bool{}
+		for _, h := range hits {
+			if in := of[h.DocID]; slices.Contains(want, in) {
+				prec++
+				seen[in] = true
+			}
+		}
+		distinct := map[string]bool{}
+		for _, w := range want {
+			distinct[w] = true
+		}
+		return prec / float64(len(hits)), float64(len(seen)) / float64(len(distinct))
+	}
+	var n int
+	var p1, c1, p2, c2 float64
+	var took []time.Duration
+	for i, q := range ps {
+		if intents[i] == nil {
+			continue
+		}
+		ix.Search(ctx, "article", q, k, nil) // statistics, as a running system has them
+		t0 := time.Now()
+		got, err := ix.Search(ctx, "article", q, k, nil)
+		took = append(took, time.Since(t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		terms := queryTerms(q)
+		if len(terms) > maxQueryTerms {
+			terms = terms[:maxQueryTerms]
+		}
+		stats, _ := ix.corpusStats(conn, "article")
+		ts, err := loadTerms(conn, "article", terms, stats.avgdl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact, err := ix.searchAll(conn, "article", terms, ts, stats, k, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := score(got, intents[i])
+		c, d := score(exact, intents[i])
+		p1, c1, p2, c2 = p1+a, c1+b, p2+c, c2+d
+		n++
+	}
+	slices.Sort(took)
+	t.Logf("long relevance, %d English paragraphs, staff top %d: Search hits on the paragraph's intents %.3f, intents with a hit %.3f | exact BM25 %.3f, %.3f | Search warm p50 %.1f ms p95 %.1f ms",
+		n, k, p1/float64(n), c1/float64(n), p2/float64(n), c2/float64(n),
+		float64(took[len(took)/2].Microseconds())/1000, float64(took[len(took)*95/100].Microseconds())/1000)
 }
