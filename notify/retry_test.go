@@ -44,20 +44,27 @@ func stored(t *testing.T, svc *notify.Service, userID, id int64) notify.Notifica
 	return n
 }
 
+// failedMail notifies the assignee (member) of a new ticket through a
+// server that refuses every recipient for now: the mail's first send has
+// failed. id is the notification.
+func failedMail(t *testing.T, db *database.DB) (e *env, srv *smtpServer, clk *clock, svc *notify.Service, id int64) {
+	t.Helper()
+	e = newEnv(t, db)
+	srv = startSMTP(t, false)
+	srv.busy.Store(true)
+	clk = &clock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
+	svc = mailService(t, db, e, srv, clk)
+	tk := e.ticket(&e.dept.ID, &e.member.ID)
+	res, err := svc.Notify(ctx, msg(tk.ID), []string{"assignee"})
+	if err != nil || len(res.Notifications) != 1 {
+		t.Fatalf("notify: %+v %v", res, err)
+	}
+	return e, srv, clk, svc, res.Notifications[0].ID
+}
+
 func TestFailedMailIsRetriedUntilSent(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
-		e := newEnv(t, db)
-		srv := startSMTP(t, false)
-		srv.busy.Store(true)
-		clk := &clock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
-		svc := mailService(t, db, e, srv, clk)
-		tk := e.ticket(&e.dept.ID, &e.member.ID)
-
-		res, err := svc.Notify(ctx, msg(tk.ID), []string{"assignee"})
-		if err != nil || len(res.Notifications) != 1 {
-			t.Fatalf("notify: %+v %v", res, err)
-		}
-		id := res.Notifications[0].ID
+		e, srv, clk, svc, id := failedMail(t, db)
 		n := stored(t, svc, e.member.ID, id)
 		if n.EmailedAt != nil || !strings.Contains(n.EmailError, "451") || n.EmailAttempts != 1 ||
 			n.EmailRetryAt == nil || !n.EmailRetryAt.Equal(clk.now().Add(time.Minute)) {
@@ -99,17 +106,7 @@ func TestFailedMailIsRetriedUntilSent(t *testing.T) {
 
 func TestMailIsGivenUpAfterTheLastAttempt(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
-		e := newEnv(t, db)
-		srv := startSMTP(t, false)
-		srv.busy.Store(true)
-		clk := &clock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
-		svc := mailService(t, db, e, srv, clk)
-		tk := e.ticket(&e.dept.ID, &e.member.ID)
-		res, err := svc.Notify(ctx, msg(tk.ID), []string{"assignee"})
-		if err != nil || len(res.Notifications) != 1 {
-			t.Fatalf("notify: %+v %v", res, err)
-		}
-		id := res.Notifications[0].ID
+		e, srv, clk, svc, id := failedMail(t, db)
 		var waited time.Duration
 		for attempt := 2; attempt <= notify.MaxEmailAttempts; attempt++ {
 			n := stored(t, svc, e.member.ID, id)
