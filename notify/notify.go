@@ -262,20 +262,25 @@ func (s *Service) mail(ctx context.Context, rows []notificationRow) {
 	defer cancel()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4) // a department's worth of mail without flooding the server
+	tried := make([]bool, len(rows))
 	for i := range rows {
 		if rows[i].Email == "" {
 			continue
 		}
 		wg.Add(1)
-		go func(r *notificationRow) {
+		go func(r *notificationRow, tried *bool) {
 			defer wg.Done()
 			select {
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
 			case <-sendCtx.Done():
-				r.EmailError = clip("not sent: "+sendCtx.Err().Error(), maxEmailError)
+			}
+			if err := ended(sendCtx); err != nil {
+				// Also when a turn came free as the deadline ended.
+				r.EmailError = clip("not sent: "+err.Error(), maxEmailError)
 				return
 			}
+			*tried = true
 			err := s.mailer.Send(sendCtx, Email{To: r.Email, Subject: r.Subject, Body: r.Body})
 			if err != nil {
 				r.EmailError = clip(err.Error(), maxEmailError)
@@ -283,13 +288,19 @@ func (s *Service) mail(ctx context.Context, rows []notificationRow) {
 			}
 			at := s.clock()
 			r.EmailedAt = &at
-		}(&rows[i])
+		}(&rows[i], &tried[i])
 	}
 	wg.Wait()
 	now := s.clock()
 	for i := range rows {
 		r := &rows[i]
 		if r.Email == "" {
+			continue
+		}
+		if !tried[i] {
+			// The deadline ended while it waited its turn: no try was
+			// made, so none is counted, and the next run takes it.
+			r.EmailRetryAt = &now
 			continue
 		}
 		r.EmailAttempts++
@@ -320,6 +331,19 @@ func (s *Service) mail(ctx context.Context, rows []notificationRow) {
 			s.log.WarnContext(ctx, "record notification email outcome", "notification_id", r.ID, "err", err)
 		}
 	}
+}
+
+// ended is ctx.Err(), counting a deadline that has passed even before the
+// context's timer has marked it: a connection's deadline (the same time)
+// can fire first and free a turn a moment early.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // RetryResult is what one RetryMail call did.
@@ -364,7 +388,7 @@ func (s *Service) RetryMail(ctx context.Context, limit int) (RetryResult, error)
 		case r.EmailedAt != nil:
 			res.Sent++
 		case r.EmailRetryAt != nil:
-			res.Failed++
+			res.Failed++ // tried and failed, or not reached before the deadline
 		default:
 			res.GaveUp++
 		}

@@ -186,3 +186,41 @@ func TestRetryMailSendsOnceAcrossWorkers(t *testing.T) {
 		}
 	})
 }
+
+// Mail still waiting for its turn when the send deadline ends was not
+// tried: no attempt is counted, and it is due at once for the next run.
+func TestMailNotReachedIsNotAnAttempt(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		stall := startSMTP(t, true)
+		m, err := notify.ParseSMTPURL("smtp://" + stall.addr() + "?from=loopdesk@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk := &clock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
+		svc := notify.New(db, e.acc, notify.WithMailer(m), notify.WithClock(clk.now), notify.WithSendTimeout(300*time.Millisecond))
+		tk := e.ticket(&e.dept.ID, &e.member.ID)
+		// Six mails, four sent at a time, a server that never answers.
+		res, err := svc.Notify(ctx, msg(tk.ID), []string{"department", "a@partner.example", "b@partner.example", "c@partner.example"})
+		if err != nil || len(res.Notifications) != 6 {
+			t.Fatalf("notify: %d notifications, %v", len(res.Notifications), err)
+		}
+		tried, waiting := 0, 0
+		for _, n := range res.Notifications {
+			switch {
+			case n.EmailAttempts == 1 && n.EmailRetryAt != nil && n.EmailRetryAt.Equal(clk.now().Add(time.Minute)):
+				tried++
+			case n.EmailAttempts == 0 && n.EmailRetryAt != nil && n.EmailRetryAt.Equal(clk.now()) && strings.HasPrefix(n.EmailError, "not sent"):
+				waiting++
+			default:
+				t.Fatalf("unexpected outcome %+v", n)
+			}
+		}
+		if tried != 4 || waiting != 2 {
+			for _, n := range res.Notifications {
+				t.Logf("%s: %d %q", n.Email, n.EmailAttempts, n.EmailError)
+			}
+			t.Fatalf("%d tried and %d waiting, want 4 and 2", tried, waiting)
+		}
+	})
+}
