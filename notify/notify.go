@@ -372,6 +372,9 @@ func (s *Service) RetryMail(ctx context.Context, limit int) (RetryResult, error)
 		q := s.conn(ctx).Model(&notificationRow{}).
 			Where("id = ? AND email_attempts = ? AND emailed_at IS NULL AND email_retry_at IS NOT NULL AND email_retry_at <= ?", r.ID, r.EmailAttempts, now).
 			Update("email_retry_at", lease)
+		if database.IsRetryable(q.Error) {
+			continue // another worker is claiming it; a later run sees who won
+		}
 		if q.Error != nil {
 			return res, fmt.Errorf("notify: claim mail %d: %w", r.ID, q.Error)
 		}
