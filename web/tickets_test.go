@@ -423,3 +423,25 @@ func TestFormWithNonUTF8TextIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// Sign-in takes no session, so it is not behind requireCSRF's text check:
+// an email that is not UTF-8 is a wrong sign-in, not a server error.
+func TestSignInWithNonUTF8Email(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		s := newDesk(t, db)
+		c := browser(t)
+		resp, err := c.Get(s.srv.URL + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := csrfField.FindStringSubmatch(body(t, resp))[1]
+		resp, err = c.PostForm(s.srv.URL+"/login", url.Values{"email": {"rita\xc2@example.com"}, "password": {"password-1"}, "csrf_token": {tok}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := body(t, resp)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("sign-in with a non-UTF-8 email = %d, want 401: %s", resp.StatusCode, page)
+		}
+	})
+}
