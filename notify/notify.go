@@ -162,28 +162,19 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millise
 
 func (s *Service) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
 
+// notificationRow is a Notification as the notifications table holds it.
 type notificationRow struct {
-	ID            int64 `gorm:"primaryKey"`
-	UserID        *int64
-	Email         string
-	TicketID      int64
-	Kind          string
-	Subject       string
-	Body          string
-	CreatedAt     time.Time
-	ReadAt        *time.Time
-	EmailedAt     *time.Time
-	EmailError    string
-	EmailAttempts int
-	EmailRetryAt  *time.Time
+	Notification `gorm:"embedded"`
 }
 
 func (notificationRow) TableName() string { return "notifications" }
 
+// notification is the row with its times in UTC (drivers return local).
 func (r notificationRow) notification() Notification {
-	return Notification{ID: r.ID, UserID: r.UserID, Email: r.Email, TicketID: r.TicketID, Kind: r.Kind, Subject: r.Subject,
-		Body: r.Body, CreatedAt: r.CreatedAt.UTC(), ReadAt: utc(r.ReadAt), EmailedAt: utc(r.EmailedAt), EmailError: r.EmailError,
-		EmailAttempts: r.EmailAttempts, EmailRetryAt: utc(r.EmailRetryAt)}
+	n := r.Notification
+	n.CreatedAt = n.CreatedAt.UTC()
+	n.ReadAt, n.EmailedAt, n.EmailRetryAt = utc(n.ReadAt), utc(n.EmailedAt), utc(n.EmailRetryAt)
+	return n
 }
 
 func utc(t *time.Time) *time.Time {
@@ -231,8 +222,8 @@ func (s *Service) Notify(ctx context.Context, msg Message, to []string) (Result,
 	lease := now.Add(sendLease)
 	rows := make([]notificationRow, len(recips))
 	for i, r := range recips {
-		rows[i] = notificationRow{UserID: r.userID, Email: r.email, TicketID: t.ID, Kind: msg.Kind,
-			Subject: clip(oneLine(msg.Subject), maxSubject), Body: msg.Body, CreatedAt: now}
+		rows[i] = notificationRow{Notification{UserID: r.userID, Email: r.email, TicketID: t.ID, Kind: msg.Kind,
+			Subject: clip(oneLine(msg.Subject), maxSubject), Body: msg.Body, CreatedAt: now}}
 		if s.mailer != nil && r.email != "" {
 			// Due again only if this process dies before recording the send.
 			rows[i].EmailRetryAt = &lease
