@@ -195,6 +195,12 @@ func BenchmarkArticleSearchWork(t *testing.B) {
 				return float64(lat[min(len(lat)-1, int(x*float64(len(lat))))].Microseconds()) / 1000
 			}
 			n := int64(len(lat))
+			var coldSum time.Duration
+			for _, d := range cold {
+				coldSum += d
+			}
+			t.Logf("%s %-12s cold mean %6.1f, statistics scans so far %d", actor, name,
+				float64(coldSum.Microseconds())/1000/float64(max(len(cold), 1)), ix.termScans.Load())
 			t.Logf("%s %-12s cold max %6.1f, warm p50 %6.1f p95 %6.1f p99 %6.1f max %6.1f | reads %6d lookups %6d rounds %.1f approx %d fallback %d",
 				actor, name, float64(cold[len(cold)-1].Microseconds())/1000, p(.5), p(.95), p(.99), p(1), reads/n, lookups/n, float64(rounds)/float64(n), approx, fallback)
 			t.Logf("%s %-12s handler rows avg %d max %d, statements %.1f", actor, name, hrows/n, maxRows, float64(stmts)/float64(n))

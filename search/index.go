@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -82,6 +83,8 @@ type Index struct {
 
 	// trace, when set (tests), sees how each ranked search went.
 	trace func(rankTrace)
+	// termScans counts the grouped scans of postings for term statistics.
+	termScans atomic.Int64
 }
 
 // NewIndex returns an index over db's search tables.

@@ -25,6 +25,12 @@ import (
 // off the request path: as before, a search sees document frequencies at
 // most a TTL (and one refresh) old.
 //
+// Computed term statistics are also kept in search_term_stats
+// (stats_store.go) and read there before counting, with the same age
+// rules: a replica or a restarted process starts from figures another
+// computed, and a common word is counted once per TTL across the cluster
+// while it is searched, not once per process.
+//
 // A long query (a pasted paragraph, rankLong) needs only document
 // frequencies, and counting a paragraph's common words would cost more
 // than ranking it: it takes cached statistics when it finds them and
@@ -155,25 +161,55 @@ func (ix *Index) termStats(db *gorm.DB, docType string, terms []string, avgdl fl
 		}
 	}
 	ix.mu.Unlock()
+	if len(missing) > 0 && ix.statsTTL > 0 {
+		// Figures another process computed (stats_store.go); a failure
+		// to read them only costs the scan below.
+		if stored, err := ix.loadStored(db, docType, missing, avgdl); err == nil && len(stored) > 0 {
+			rest := missing[:0:0]
+			for _, t := range missing {
+				e, ok := stored[t]
+				if !ok {
+					rest = append(rest, t)
+					continue
+				}
+				out[t] = e.st
+				ix.storeTerms(docType, map[string]termStat{t: e.st}, e.at)
+				if fresh, _ := ix.age(e.at); !fresh {
+					stale = append(stale, t)
+				}
+			}
+			missing = rest
+		}
+	}
 	if len(stale) > 0 {
 		ix.refreshLater(docType, stale)
 	}
 	if len(missing) == 0 {
 		return out, nil
 	}
-	got, err := loadTerms(db, docType, missing, avgdl)
+	got, err := ix.scanTerms(db, docType, missing, avgdl)
 	if err != nil {
 		return nil, err
 	}
 	for t, st := range got {
 		out[t] = st
 	}
-	ix.storeTerms(docType, got)
+	now := time.Now()
+	ix.storeTerms(docType, got, now)
+	if ix.statsTTL > 0 { // without caching (tests), nothing is kept either
+		ix.saveLater(docType, got, now)
+	}
 	return out, nil
 }
 
-func (ix *Index) storeTerms(docType string, got map[string]termStat) {
-	now := time.Now()
+// scanTerms is loadTerms, counted (tests check which searches scanned).
+func (ix *Index) scanTerms(db *gorm.DB, docType string, terms []string, avgdl float64) (map[string]termStat, error) {
+	ix.termScans.Add(1)
+	return loadTerms(db, docType, terms, avgdl)
+}
+
+// storeTerms caches got as computed at at.
+func (ix *Index) storeTerms(docType string, got map[string]termStat, at time.Time) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for t, st := range got {
@@ -194,7 +230,7 @@ func (ix *Index) storeTerms(docType string, got map[string]termStat) {
 		if old, ok := ix.ts[k]; ok {
 			ix.tsPairs -= len(old.st.pairs)
 		}
-		ix.ts[k] = termEntry{st, now}
+		ix.ts[k] = termEntry{st, at}
 		ix.tsPairs += len(st.pairs)
 	}
 }
@@ -238,22 +274,26 @@ func loadTerms(db *gorm.DB, docType string, terms []string, avgdl float64) (map[
 		st.pairs = append(st.pairs, tfLen{k.tf, k.dl, n})
 		out[k.term] = st
 	}
-	c0, c1 := bm25K1*(1-bm25B), bm25K1*bm25B/avgdl
-	for t, st := range out {
-		g := func(p tfLen) float64 { f := float64(p.tf); return f / (f + c0 + c1*float64(p.dl)) }
-		sort.Slice(st.pairs, func(i, j int) bool {
-			gi, gj := g(st.pairs[i]), g(st.pairs[j])
-			if gi != gj {
-				return gi > gj
-			}
-			if st.pairs[i].tf != st.pairs[j].tf {
-				return st.pairs[i].tf > st.pairs[j].tf
-			}
-			return st.pairs[i].dl < st.pairs[j].dl
-		})
-		out[t] = st
+	for _, st := range out {
+		sortPairs(st.pairs, avgdl)
 	}
 	return out, nil
+}
+
+// sortPairs orders a term's (tf, doc_len) pairs best first for avgdl.
+func sortPairs(pairs []tfLen, avgdl float64) {
+	c0, c1 := bm25K1*(1-bm25B), bm25K1*bm25B/avgdl
+	g := func(p tfLen) float64 { f := float64(p.tf); return f / (f + c0 + c1*float64(p.dl)) }
+	sort.Slice(pairs, func(i, j int) bool {
+		gi, gj := g(pairs[i]), g(pairs[j])
+		if gi != gj {
+			return gi > gj
+		}
+		if pairs[i].tf != pairs[j].tf {
+			return pairs[i].tf > pairs[j].tf
+		}
+		return pairs[i].dl < pairs[j].dl
+	})
 }
 
 // dlBucket rounds a length up to the end of its bucket: exact under 64,
@@ -321,8 +361,10 @@ func (ix *Index) refreshLater(docType string, terms []string) {
 		if avgdl <= 0 {
 			avgdl = 1
 		}
-		if got, err := loadTerms(db, docType, ts, avgdl); err == nil {
-			ix.storeTerms(docType, got)
+		if got, err := ix.scanTerms(db, docType, ts, avgdl); err == nil {
+			now := time.Now()
+			ix.storeTerms(docType, got, now)
+			ix.saveStored(ctx, docType, got, now)
 		}
 	}()
 }
