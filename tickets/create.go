@@ -1,13 +1,11 @@
 package tickets
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -362,17 +360,12 @@ func (s *Service) createAlone(c *createCall) (Ticket, error) {
 // events. Calls landing in departments run in department order, so two
 // batches take the departments' assignment locks in the same order.
 func (s *Service) createBatch(ctx context.Context, tx *gorm.DB, calls []*createCall, out []outcome) error {
-	order := make([]int, len(calls))
-	for i := range order {
-		order[i] = i
-	}
-	deptOf := func(c *createCall) int64 {
+	order := callOrder(calls, func(c *createCall) int64 {
 		if c.plan.dept == nil {
 			return 0
 		}
 		return c.plan.dept.ID
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(deptOf(calls[a]), deptOf(calls[b])) })
+	})
 	var rows createRows
 	for _, i := range order {
 		cctx, cancel := callContext(ctx, calls[i].ctx)
@@ -423,24 +416,19 @@ func (s *Service) createIn(ctx context.Context, tx *gorm.DB, c *createCall, rows
 	if err := insertTicket(ctx, tx, &row); err != nil {
 		return Ticket{}, err
 	}
-	for _, t := range p.tags {
-		rows.tags = append(rows.tags, ticketTag{row.ID, t})
-	}
-	rows.hist = append(rows.hist, historyRow{TicketID: row.ID, ActorID: actorID, At: row.CreatedAt, Kind: KindCreated, Field: "status", ToValue: row.Status})
+	rows.tags = append(rows.tags, tagsOf(row.ID, p.tags)...)
+	hist := []historyRow{{TicketID: row.ID, ActorID: actorID, At: row.CreatedAt, Kind: KindCreated, Field: "status", ToValue: row.Status}}
 	if auto {
-		rows.hist = append(rows.hist, historyRow{TicketID: row.ID, At: row.CreatedAt, Kind: KindAssignment, Field: "assignee_id",
+		hist = append(hist, historyRow{TicketID: row.ID, At: row.CreatedAt, Kind: KindAssignment, Field: "assignee_id",
 			ToValue: idString(row.AssigneeID), Note: "auto-assigned (" + p.dept.AutoAssign + ")"})
 	}
 	rows.docs = append(rows.docs, search.Doc{ID: row.ID, Fields: []search.Field{{Text: row.Subject, Weight: 3}, {Text: row.Description, Weight: 1}}})
-	first := len(rows.events)
-	rows.events = append(rows.events, ticketEvent(EventTicketCreated, row.ID, TicketEvent{ID: row.ID, Actor: actorID}))
+	events := []outbox.Event{ticketEvent(EventTicketCreated, row.ID, TicketEvent{ID: row.ID, Actor: actorID})}
 	if row.AssigneeID != nil || row.DepartmentID != nil {
-		rows.events = append(rows.events, ticketEvent(EventTicketAssigned, row.ID, AssignedEvent{ID: row.ID,
+		events = append(events, ticketEvent(EventTicketAssigned, row.ID, AssignedEvent{ID: row.ID,
 			DepartmentID: row.DepartmentID, AssigneeID: row.AssigneeID, Auto: auto, Actor: actorID}))
 	}
-	for i := first; i < len(rows.events); i++ { // the batch writes on its own context
-		rows.events[i].RequestID = outbox.RequestID(c.ctx)
-	}
+	rows.add(ctx, hist, events)
 	return toTicket(row, p.tags, 0), nil
 }
 

@@ -1,10 +1,8 @@
 package tickets
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"slices"
 
 	"gorm.io/gorm"
 
@@ -22,11 +20,7 @@ import (
 // outbox events together at its end. A call refused before writing (no
 // such ticket, a stale version) is answered inside the batch.
 func (s *Service) fireBatch(ctx context.Context, tx *gorm.DB, calls []*fireCall, out []outcome) error {
-	order := make([]int, len(calls)) // out is in the order of the calls given
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(calls[a].id, calls[b].id) })
+	order := callOrder(calls, func(c *fireCall) int64 { return c.id })
 	ids := make([]int64, 0, len(calls))
 	for _, i := range order {
 		if id := calls[i].id; len(ids) == 0 || ids[len(ids)-1] != id {

@@ -1,9 +1,11 @@
 package tickets
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -151,6 +153,17 @@ func (g *group[C]) runBatch(s *Service, calls []C, batch func(context.Context, *
 		}
 		answer(c, out[i])
 	}
+}
+
+// callOrder is the order a batch runs its calls in: by key, calls with
+// one key in arrival order (out stays in the order of calls).
+func callOrder[C any](calls []C, key func(C) int64) []int {
+	order := make([]int, len(calls))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(key(calls[a]), key(calls[b])) })
+	return order
 }
 
 // callContext is the context a call's statements run on inside a batch:

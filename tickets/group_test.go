@@ -48,23 +48,15 @@ func TestConcurrentFiresBatched(t *testing.T) {
 				calls = append(calls, &call{ticket: -1, event: "open"})
 			}
 		}
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for _, c := range calls {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				id, version := int64(999999999), 0
-				if c.ticket >= 0 {
-					id, version = tks[c.ticket].ID, tks[c.ticket].Version
-				}
-				cctx := outbox.WithRequestID(ctx, c.rid)
-				c.got, c.err = e.svc.Fire(cctx, e.agent, id, version, tickets.Transition{Event: c.event, Comment: c.comment})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		together(len(calls), func(i int) {
+			c := calls[i]
+			id, version := int64(999999999), 0
+			if c.ticket >= 0 {
+				id, version = tks[c.ticket].ID, tks[c.ticket].Version
+			}
+			cctx := outbox.WithRequestID(ctx, c.rid)
+			c.got, c.err = e.svc.Fire(cctx, e.agent, id, version, tickets.Transition{Event: c.event, Comment: c.comment})
+		})
 
 		winners := map[int]*call{}
 		for _, c := range calls {
@@ -133,19 +125,14 @@ func TestConcurrentFiresBatched(t *testing.T) {
 		// A workflow refusal fails its batch; the batch's other calls run
 		// again alone and still land once.
 		errs := make([]error, 2*n)
-		for i := range errs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				tk := tks[i/2]
-				if i%2 == 0 {
-					_, errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, tk.Version+1, tickets.Transition{Event: "wait_customer"})
-				} else {
-					_, errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, 0, tickets.Transition{Event: "open"}) // only from new
-				}
-			}()
-		}
-		wg.Wait()
+		together(len(errs), func(i int) {
+			tk := tks[i/2]
+			if i%2 == 0 {
+				_, errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, tk.Version+1, tickets.Transition{Event: "wait_customer"})
+			} else {
+				_, errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, 0, tickets.Transition{Event: "open"}) // only from new
+			}
+		})
 		for i, err := range errs {
 			var na *workflow.NotAllowedError
 			if i%2 == 0 && err != nil || i%2 == 1 && !errors.As(err, &na) {
@@ -181,16 +168,11 @@ func TestBatchedFireWithComment(t *testing.T) {
 		for i := range tks {
 			tks[i] = e.fire(e.agent, e.create(e.agent, tickets.NewTicket{Subject: fmt.Sprintf("comment %d", i)}).ID, "open", nil)
 		}
-		var wg sync.WaitGroup
 		errs := make([]error, n)
-		for i, tk := range tks {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, tk.Version, tickets.Transition{Event: "wait_customer", Comment: fmt.Sprintf("please send the receipt %d", i)})
-			}()
-		}
-		wg.Wait()
+		together(n, func(i int) {
+			tk := tks[i]
+			_, errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, tk.Version, tickets.Transition{Event: "wait_customer", Comment: fmt.Sprintf("please send the receipt %d", i)})
+		})
 		for i, tk := range tks {
 			if errs[i] != nil {
 				t.Fatalf("ticket %d: %v", i, errs[i])
@@ -214,6 +196,23 @@ func TestBatchedFireWithComment(t *testing.T) {
 			}
 		}
 	})
+}
+
+// together runs fn(0..n-1) on n goroutines released at once, and waits
+// for all of them: concurrent callers, as a busy server has.
+func together(n int, fn func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
 }
 
 func countOf(s []string, v string) int {
@@ -251,17 +250,11 @@ func TestBatchedFiresAutoAssignWithinCapacity(t *testing.T) {
 			tks[i] = e.create(e.cust, tickets.NewTicket{Subject: fmt.Sprint("route ", i)})
 		}
 		b0, _, _ := tickets.FireBatchStats(e.svc)
-		var wg sync.WaitGroup
 		got := make([]tickets.Ticket, len(tks))
 		errs := make([]error, len(tks))
-		for i, tk := range tks {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				got[i], errs[i] = e.svc.Fire(ctx, e.agent, tk.ID, tk.Version, tickets.Transition{Event: "open"})
-			}()
-		}
-		wg.Wait()
+		together(len(tks), func(i int) {
+			got[i], errs[i] = e.svc.Fire(ctx, e.agent, tks[i].ID, tks[i].Version, tickets.Transition{Event: "open"})
+		})
 		counts := map[int64]int{}
 		none := 0
 		for i := range tks {
@@ -305,24 +298,15 @@ func TestConcurrentCreatesBatched(t *testing.T) {
 		const n = 48
 		got := make([]tickets.Ticket, n)
 		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				cctx := outbox.WithRequestID(ctx, fmt.Sprint("create-", i))
-				subject := fmt.Sprintf("Card zq%dx never arrived", i)
-				if i%2 == 1 {
-					subject = fmt.Sprintf("退款 zq%dx 还没到账", i)
-				}
-				got[i], errs[i] = e.svc.Create(cctx, e.agent, tickets.NewTicket{Subject: subject, Description: "batched create",
-					Tags: []string{fmt.Sprint("t", i%3), "batch"}})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		together(n, func(i int) {
+			cctx := outbox.WithRequestID(ctx, fmt.Sprint("create-", i))
+			subject := fmt.Sprintf("Card zq%dx never arrived", i)
+			if i%2 == 1 {
+				subject = fmt.Sprintf("退款 zq%dx 还没到账", i)
+			}
+			got[i], errs[i] = e.svc.Create(cctx, e.agent, tickets.NewTicket{Subject: subject, Description: "batched create",
+				Tags: []string{fmt.Sprint("t", i%3), "batch"}})
+		})
 		seen := map[int64]bool{}
 		for i := range n {
 			if errs[i] != nil {

@@ -55,6 +55,20 @@ type appendRows struct {
 	events  []outbox.Event
 }
 
+// add takes a change's history rows and outbox events. The batch writes
+// them on its own context, so each event keeps the request ID of ctx, the
+// change's.
+func (a *appendRows) add(ctx context.Context, hist []historyRow, events []outbox.Event) {
+	rid := outbox.RequestID(ctx)
+	for i := range events {
+		if events[i].RequestID == "" {
+			events[i].RequestID = rid
+		}
+	}
+	a.hist = append(a.hist, hist...)
+	a.events = append(a.events, events...)
+}
+
 // write stores them: the updates, one INSERT for the history, one for the
 // outbox.
 func (a *appendRows) write(ctx context.Context, tx *gorm.DB) error {
@@ -377,15 +391,7 @@ func (m *mutation) finish() error {
 			FromAssigneeID: m.before.AssigneeID, AssigneeID: m.cur.AssigneeID, Auto: m.auto, Actor: m.actorID}))
 	}
 	if m.appends != nil {
-		// The batch writes on its own context: keep this change's request ID.
-		rid := outbox.RequestID(m.ctx)
-		for i := range m.events {
-			if m.events[i].RequestID == "" {
-				m.events[i].RequestID = rid
-			}
-		}
-		m.appends.hist = append(m.appends.hist, m.hist...)
-		m.appends.events = append(m.appends.events, m.events...)
+		m.appends.add(m.ctx, m.hist, m.events)
 		return nil
 	}
 	return (&appendRows{hist: m.hist, events: m.events}).write(m.ctx, m.tx)
