@@ -162,24 +162,14 @@ func (ix *Index) termStats(db *gorm.DB, docType string, terms []string, avgdl fl
 	}
 	ix.mu.Unlock()
 	if len(missing) > 0 && ix.statsTTL > 0 {
-		// Figures another process computed (stats_store.go); a failure
-		// to read them only costs the scan below.
-		if stored, err := ix.loadStored(db, docType, missing, avgdl); err == nil && len(stored) > 0 {
-			rest := missing[:0:0]
-			for _, t := range missing {
-				e, ok := stored[t]
-				if !ok {
-					rest = append(rest, t)
-					continue
-				}
-				out[t] = e.st
-				ix.storeTerms(docType, map[string]termStat{t: e.st}, e.at)
-				if fresh, _ := ix.age(e.at); !fresh {
-					stale = append(stale, t)
-				}
+		found, rest := ix.fromStore(db, docType, missing, avgdl, false)
+		for t, e := range found {
+			out[t] = e.st
+			if fresh, _ := ix.age(e.at); !fresh {
+				stale = append(stale, t)
 			}
-			missing = rest
 		}
+		missing = rest
 	}
 	if len(stale) > 0 {
 		ix.refreshLater(docType, stale)
@@ -200,6 +190,31 @@ func (ix *Index) termStats(db *gorm.DB, docType string, terms []string, avgdl fl
 		ix.saveLater(docType, got, now)
 	}
 	return out, nil
+}
+
+// fromStore takes the kept statistics of terms (stats_store.go) that are
+// usable, or fresh only, into the cache and returns them, with the terms
+// it did not find. A failure to read them only costs a scan.
+func (ix *Index) fromStore(db *gorm.DB, docType string, terms []string, avgdl float64, freshOnly bool) (map[string]termEntry, []string) {
+	stored, err := ix.loadStored(db, docType, terms, avgdl)
+	if err != nil {
+		return nil, terms
+	}
+	found := make(map[string]termEntry, len(stored))
+	var rest []string
+	for _, t := range terms {
+		e, ok := stored[t]
+		if ok && freshOnly {
+			ok, _ = ix.age(e.at)
+		}
+		if !ok {
+			rest = append(rest, t)
+			continue
+		}
+		found[t] = e
+		ix.storeTerms(docType, map[string]termStat{t: e.st}, e.at)
+	}
+	return found, rest
 }
 
 // scanTerms is loadTerms, counted (tests check which searches scanned).
@@ -360,6 +375,11 @@ func (ix *Index) refreshLater(docType string, terms []string) {
 		ix.mu.Unlock()
 		if avgdl <= 0 {
 			avgdl = 1
+		}
+		// Another process may have counted them since: its figures, if
+		// fresh, spare the scan.
+		if _, ts = ix.fromStore(db, docType, ts, avgdl, true); len(ts) == 0 {
+			return
 		}
 		if got, err := ix.scanTerms(db, docType, ts, avgdl); err == nil {
 			now := time.Now()

@@ -89,6 +89,48 @@ func TestTermStatsAreSharedAcrossProcesses(t *testing.T) {
 			t.Fatalf("third process scanned %d times with only too-old rows, want 1", n)
 		}
 
+		// A process refreshing a stale entry takes another's fresh figures
+		// instead of counting again.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var n int64
+			db.Raw("SELECT COUNT(*) FROM search_term_stats WHERE doc_type = 'article' AND computed_at > ?", old).Scan(&n)
+			if n >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the third process's figures were not kept")
+			}
+		}
+		fifth := NewIndex(db)
+		fifth.statsTTL = time.Hour
+		if _, err := fifth.Search(ctx, "article", q, 10, nil); err != nil {
+			t.Fatal(err)
+		}
+		fifth.mu.Lock()
+		for k, e := range fifth.ts {
+			e.at = time.Now().Add(-2 * time.Hour) // stale, still usable
+			fifth.ts[k] = e
+		}
+		fifth.mu.Unlock()
+		if got, err := fifth.Search(ctx, "article", q, 10, nil); err != nil || !slices.Equal(got, want) {
+			t.Fatalf("fifth process: %v %v, want %v", got, err, want)
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			fifth.mu.Lock()
+			busy := len(fifth.inFlight) > 0
+			e := fifth.ts[dfKey{"article", "card"}]
+			fifth.mu.Unlock()
+			if !busy && time.Since(e.at) < time.Hour {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the stale entry was not refreshed")
+			}
+		}
+		if n := fifth.termScans.Load(); n != 0 {
+			t.Fatalf("refreshing with fresh kept figures scanned %d times, want 0", n)
+		}
+
 		// Without caching (statsTTL 0) nothing kept is read.
 		fourth := NewIndex(db)
 		fourth.statsTTL = 0
