@@ -66,6 +66,7 @@ import (
 //
 //	LOOPDESK_BENCH_ARTICLES   articles (100000)
 //	LOOPDESK_BENCH_QUERIES    queries per kind (300)
+//	LOOPDESK_BENCH_SPLIT=1    log staff List time split into ranking and hydration
 //	LOOPDESK_BENCH_REUSE=1    keep the seeded database between runs (SQLite
 //	                          under $TMPDIR, MariaDB database
 //	                          loopdesk_bench_articles_<n>) and reuse it
@@ -98,6 +99,13 @@ func BenchmarkArticleSearch(b *testing.B) {
 			b.Logf("%s: reusing %d seeded articles", db.Dialect, n)
 		}
 		kinds := gen.queries(perKind)
+		// LOOPDESK_BENCH_SPLIT=1: also time staff queries' ranking alone, on
+		// an index of its own (warmed by the same warm-up), to split List's
+		// time into ranking and hydration.
+		var split *search.Index
+		if os.Getenv("LOOPDESK_BENCH_SPLIT") == "1" {
+			split = search.NewIndex(db)
+		}
 		actors := []struct {
 			name string
 			user accounts.User
@@ -112,15 +120,20 @@ func BenchmarkArticleSearch(b *testing.B) {
 					if _, err := kb.List(ctx, a.user, knowledge.Filter{Q: q}, "", 50); err != nil {
 						b.Fatalf("%s %q: %v", a.name, q, err)
 					}
+					if split != nil {
+						split.Search(ctx, knowledge.DocType, q, 51, nil)
+					}
 				}
 			}
 			for _, k := range kinds {
 				b.Run(a.name+"/"+k.name, func(b *testing.B) {
 					var lat []time.Duration
 					empty, hits := 0, 0
+					var searchOnly time.Duration
 					for b.Loop() {
 						lat = lat[:0]
 						empty, hits = 0, 0
+						searchOnly = 0
 						for _, q := range k.qs {
 							t0 := time.Now()
 							page, err := kb.List(ctx, a.user, knowledge.Filter{Q: q}, "", 50)
@@ -133,7 +146,25 @@ func BenchmarkArticleSearch(b *testing.B) {
 							if len(page.Items) == 0 {
 								empty++
 							}
+							if split != nil && a.name == "staff" {
+								// The ranking alone, as List runs it for staff
+								// (working copies, no filter, a page of 50 and one).
+								t1 := time.Now()
+								if _, err := split.Search(ctx, knowledge.DocType, q, 51, nil); err != nil {
+									b.Fatalf("%q: %v", q, err)
+								}
+								searchOnly += time.Since(t1)
+							}
 						}
+					}
+					if searchOnly > 0 {
+						var total time.Duration
+						for _, d := range lat {
+							total += d
+						}
+						n := time.Duration(len(lat))
+						b.Logf("%s %s: mean List %.1f ms, of which ranking about %.1f ms and hydration (rows, snippets) about %.1f ms",
+							a.name, k.name, artMS(total/n), artMS(searchOnly/n), artMS((total-searchOnly)/n))
 					}
 					slices.Sort(lat)
 					p := func(f float64) float64 { return artMS(lat[min(len(lat)-1, int(f*float64(len(lat))))]) }

@@ -128,3 +128,18 @@ func TestPlainText(t *testing.T) {
 		}
 	}
 }
+
+// snippetBody is an FAQ article body of about 100 words, as search hits
+// carry: the cost of one hit's snippet (BenchmarkPlainText here,
+// search.BenchmarkSnippet there) in docs/BENCHMARKS.md.
+var snippetBody = strings.Repeat("How long does it take for my new card to arrive? I ordered it last week and it has not come yet. ", 8) +
+	"\n\n**Answer:** cards arrive in 3-5 working days; if not, contact us."
+
+// go test ./knowledge -run '^$' -bench PlainText -benchmem
+func BenchmarkPlainText(b *testing.B) {
+	for b.Loop() {
+		if knowledge.PlainText(snippetBody) == "" {
+			b.Fatal("no text")
+		}
+	}
+}

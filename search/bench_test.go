@@ -203,3 +203,17 @@ func BenchmarkMatchAll100k(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSnippet is one search hit's snippet of a 100-word body (the
+// text knowledge.PlainText gives for knowledge's BenchmarkPlainText body).
+//
+//	go test ./search -run '^$' -bench Snippet -benchmem
+func BenchmarkSnippet(b *testing.B) {
+	body := strings.Repeat("How long does it take for my new card to arrive? I ordered it last week and it has not come yet. ", 8) +
+		"\n\nAnswer: cards arrive in 3-5 working days; if not, contact us."
+	for b.Loop() {
+		if !strings.Contains(Snippet(body, "card arrive", 160), "«") {
+			b.Fatal("no match highlighted")
+		}
+	}
+}
