@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/loopdesk/loopdesk/accounts"
+	"github.com/loopdesk/loopdesk/internal/database"
 	"github.com/loopdesk/loopdesk/search"
 )
 
@@ -261,31 +262,14 @@ func (s *Service) hits(ctx context.Context, db *gorm.DB, actor accounts.User, id
 		return nil, err
 	}
 	byID := make(map[int64]articleRow, len(rows))
-	var revIDs []int64
 	for _, r := range rows {
 		byID[r.ID] = r
-		if r.CurrentRevisionID != nil {
-			revIDs = append(revIDs, *r.CurrentRevisionID)
-		}
-		if r.PublishedRevisionID != nil {
-			revIDs = append(revIDs, *r.PublishedRevisionID)
-		}
-	}
-	revs := map[int64]revisionRow{}
-	if len(revIDs) > 0 {
-		cols := "id, article_id, number, title, summary, category, tags, language, audience, author_id, note, created_at"
-		if q != "" {
-			cols += ", body"
-		}
-		var rr []revisionRow
-		if err := db.WithContext(ctx).Select(cols).Where("id IN ?", revIDs).Find(&rr).Error; err != nil {
-			return nil, err
-		}
-		for _, r := range rr {
-			revs[r.ID] = r
-		}
 	}
 	staff := seesDrafts(actor)
+	revs, err := s.revisionsOf(ctx, db, rows, staff, q != "")
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range ids {
 		r, ok := byID[id]
 		if !ok {
@@ -322,6 +306,61 @@ func (s *Service) hits(ctx context.Context, db *gorm.DB, actor accounts.User, id
 		out = append(out, h)
 	}
 	return out, nil
+}
+
+// revisionsOf loads, by id, what hits shows of the revisions of rows.
+// Readers see the published revision whole. Staff see the working copy,
+// which the articles row holds, and need only the current revision's
+// author and the published revision's number: those come from the narrow
+// article_revisions_filter index (migration 0014), without the bodies of
+// the clustered rows. The published text is read for a staff snippet only
+// where it differs from the working copy.
+func (s *Service) revisionsOf(ctx context.Context, db *gorm.DB, rows []articleRow, staff, withBody bool) (map[int64]revisionRow, error) {
+	var meta, whole []int64
+	for _, r := range rows {
+		cur, pub := r.CurrentRevisionID, r.PublishedRevisionID
+		switch {
+		case !staff:
+			if pub != nil {
+				whole = append(whole, *pub)
+			}
+		default:
+			if cur != nil {
+				meta = append(meta, *cur)
+			}
+			if pub != nil && withBody && (cur == nil || *pub != *cur) {
+				whole = append(whole, *pub)
+			} else if pub != nil {
+				meta = append(meta, *pub)
+			}
+		}
+	}
+	revs := map[int64]revisionRow{}
+	read := func(q *gorm.DB, cols string, ids []int64) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		var rr []revisionRow
+		if err := q.Select(cols).Where("id IN ?", ids).Find(&rr).Error; err != nil {
+			return err
+		}
+		for _, r := range rr {
+			revs[r.ID] = r
+		}
+		return nil
+	}
+	narrow := db.WithContext(ctx).Model(&revisionRow{})
+	if s.db.Dialect == database.MySQL {
+		narrow = db.WithContext(ctx).Table("article_revisions FORCE INDEX (article_revisions_filter)")
+	}
+	if err := read(narrow, "id, author_id, number", meta); err != nil {
+		return nil, err
+	}
+	cols := "id, article_id, number, title, summary, category, tags, language, audience, author_id, note, created_at"
+	if withBody {
+		cols += ", body"
+	}
+	return revs, read(db.WithContext(ctx), cols, whole)
 }
 
 // snippetOf is the snippet of the first text (Markdown) that matches q,

@@ -161,6 +161,22 @@ func TestSearchDuringReview(t *testing.T) {
 		if ap.Title != "Change your card passcode" || ap.Status != "in_review" || !strings.Contains(ap.Snippet, "«PIN»") {
 			t.Fatalf("agent hit %+v", ap)
 		}
+		// Staff hits read the revisions' author and number from the narrow
+		// index: the working copy's author, the published revision's number.
+		pubRev := *cp.PublishedRevision
+		if ap.AuthorID != e.agent2.ID || ap.PublishedRevision == nil || *ap.PublishedRevision != pubRev || ap.Revision != pubRev+1 {
+			t.Fatalf("agent hit author %d, revision %d, published %v; want author %d, revision %d, published %d",
+				ap.AuthorID, ap.Revision, ap.PublishedRevision, e.agent2.ID, pubRev+1, pubRev)
+		}
+		if p, err := e.kb.List(ctx, e.agent, knowledge.Filter{}, "", 50); err != nil {
+			t.Fatal(err)
+		} else {
+			for _, h := range p.Items {
+				if h.ID == c.pin.ID && (h.AuthorID != e.agent2.ID || h.PublishedRevision == nil || *h.PublishedRevision != pubRev) {
+					t.Fatalf("staff list item author %d, published %v", h.AuthorID, h.PublishedRevision)
+				}
+			}
+		}
 		if p := e.search(e.customer, "passcode"); len(p.Items) != 0 {
 			t.Fatalf("customer finds draft words: %v", ids(p))
 		}
