@@ -27,9 +27,12 @@ const (
 	// maxTermsPerDoc bounds the postings of one huge document; the most
 	// frequent terms are kept.
 	maxTermsPerDoc = 8192
-	// maxQueryTerms bounds the SQL built from one query; further terms of an
-	// absurdly long query are ignored.
+	// maxQueryTerms bounds the SQL built from one query: a longer query is
+	// ranked on its maxQueryTerms most informative terms (queryStats).
 	maxQueryTerms = 32
+	// maxPastedTerms bounds the terms of a pasted paragraph whose document
+	// frequencies are looked up to choose those; later ones are ignored.
+	maxPastedTerms = 96
 	// maxMatchTerms is how many of the rarest query terms MatchAll requires:
 	// past that, more EXISTS probes cost time and hardly narrow the result.
 	maxMatchTerms = 12
@@ -428,24 +431,12 @@ func (ix *Index) Search(ctx context.Context, docType, query string, limit int, f
 	if len(terms) == 0 {
 		return []Hit{}, nil
 	}
-	if len(terms) > maxQueryTerms {
-		terms = terms[:maxQueryTerms]
-	}
 	db := ix.conn(ctx, nil)
 	stats, err := ix.corpusStats(db, docType)
 	if err != nil {
 		return nil, err
 	}
-	var ts map[string]termStat
-	exact := true
-	if len(terms) > longQuery {
-		// A long query is ranked on its rarest terms (rankLong): it
-		// needs document frequencies only, and estimates of its common
-		// words' spare counting their postings.
-		ts, exact, err = ix.longStats(db, docType, terms, stats)
-	} else {
-		ts, err = ix.termStats(db, docType, terms, stats.avgdl)
-	}
+	terms, ts, exact, err := ix.queryStats(db, docType, terms, stats)
 	if err != nil {
 		return nil, err
 	}
@@ -469,6 +460,47 @@ func (ix *Index) Search(ctx context.Context, docType, query string, limit int, f
 		return hits, nil
 	}
 	return ix.searchAll(db, docType, terms, ts, stats, limit, filter)
+}
+
+// queryStats returns the terms a query is ranked on and their statistics;
+// exact says whether every document frequency is exact. A short query keeps
+// its terms. A long one (a pasted paragraph) needs document frequencies
+// only, and estimates of its common words' spare counting their postings
+// (longStats); past maxQueryTerms it keeps its rarest terms, wherever they
+// are in the text, as a person skimming it would: the first 32 words of an
+// e-mail are mostly greetings and the first of several questions.
+func (ix *Index) queryStats(db *gorm.DB, docType string, terms []string, stats corpusStats) ([]string, map[string]termStat, bool, error) {
+	if len(terms) <= longQuery {
+		ts, err := ix.termStats(db, docType, terms, stats.avgdl)
+		return terms, ts, true, err
+	}
+	terms = terms[:min(len(terms), maxPastedTerms)]
+	ts, exact, err := ix.longStats(db, docType, terms, stats)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return rarest(terms, ts, maxQueryTerms), ts, exact, nil
+}
+
+// rarest returns the n terms of lowest document frequency that are in some
+// document, in their query order; ties keep the earlier term.
+func rarest(terms []string, ts map[string]termStat, n int) []string {
+	var in []int
+	for i, t := range terms {
+		if ts[t].df > 0 {
+			in = append(in, i)
+		}
+	}
+	if len(in) > n {
+		sort.SliceStable(in, func(a, b int) bool { return ts[terms[in[a]]].df < ts[terms[in[b]]].df })
+		in = in[:n]
+		sort.Ints(in)
+	}
+	out := make([]string, len(in))
+	for j, i := range in {
+		out[j] = terms[i]
+	}
+	return out
 }
 
 // searchAll scores every posting of the query's terms in one statement.

@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -313,3 +314,47 @@ func TestSnippet(t *testing.T) {
 }
 
 func utf8Len(s string) int { return len([]rune(s)) }
+
+// A pasted paragraph of more than maxQueryTerms words is ranked on its
+// rarest ones wherever they are: the question at the end of a long e-mail
+// counts, the greeting's common words give way.
+func TestSearchLongQueryKeepsRareWordsAnywhere(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		ix := NewIndex(db)
+		var common []string
+		for i := 0; i < 40; i++ {
+			common = append(common, fmt.Sprintf("word%02d", i))
+		}
+		var docs []Doc
+		for i := 1; i <= 60; i++ {
+			// Every document holds every common word; document 7 alone
+			// also says "chargeback", document 9 "escrow".
+			text := strings.Join(common, " ")
+			switch i {
+			case 7:
+				text += " chargeback"
+			case 9:
+				text += " escrow"
+			}
+			docs = append(docs, Doc{ID: int64(i), Fields: []Field{{text, 1}}})
+		}
+		if err := ix.PutMany(ctx, nil, "t", docs); err != nil {
+			t.Fatal(err)
+		}
+		q := strings.Join(common, " ") + " why was there a chargeback"
+		if n := len(queryTerms(q)); n <= maxQueryTerms {
+			t.Fatalf("the query has %d terms: it must be longer than %d", n, maxQueryTerms)
+		}
+		hits, err := ix.Search(ctx, "t", q, 5, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) == 0 || hits[0].DocID != 7 {
+			t.Fatalf("hits %v: document 7, the only one with the rare word at the end of the paragraph, must come first", hits)
+		}
+		if got := rarest([]string{"a", "b", "c", "d"}, map[string]termStat{"a": {df: 9}, "b": {df: 1}, "c": {df: 0}, "d": {df: 5}}, 2); !slices.Equal(got, []string{"b", "d"}) {
+			t.Errorf("rarest = %v, want [b d]: the two rarest present terms, in query order", got)
+		}
+	})
+}

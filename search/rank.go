@@ -81,10 +81,13 @@ const (
 	// document's postings instead of probing each term.
 	docScanTerms = 6
 	// longQuery: a query of more terms than this is long (rankLong);
-	// longReads and longCandidates bound its work.
+	// longReads and longCandidates bound its work. At 12,000 and 150 a
+	// pasted paragraph's hits are as often on its intents as at 20,000
+	// and 200, for about 60 % of the time (docs/BENCHMARKS.md, "Pasted
+	// paragraphs").
 	longQuery      = 8
-	longReads      = 20000
-	longCandidates = 200
+	longReads      = 12000
+	longCandidates = 150
 	// firstRound is added to each round's budget of postings.
 	firstRound = 256
 )
