@@ -80,6 +80,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 		return err
 	}
 	defer db.Close()
+	warnSmallPool(ctx, db, log)
 
 	redisURL := cfg.RedisURL
 	if redisURL == "" {
