@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -307,6 +308,51 @@ func TestScorePerTerm(t *testing.T) {
 			if h.DocID <= 35 {
 				t.Errorf("doc %d: older than the 5 newest postings", h.DocID)
 			}
+		}
+	})
+}
+
+// Estimated document frequencies are served like cached statistics: past
+// statsTTL but within staleFactor x statsTTL without a new estimate, then
+// estimated again.
+func TestLongStatsEstimatesAge(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		ix := NewIndex(db)
+		ix.statsTTL = 5 * time.Millisecond
+		put := func(from, to int) {
+			var docs []Doc
+			for i := from; i <= to; i++ {
+				docs = append(docs, Doc{ID: int64(i), Fields: []Field{{"refund card", 1}}})
+			}
+			if err := ix.PutMany(ctx, nil, "t", docs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		df := func() int64 {
+			conn := ix.conn(ctx, nil)
+			stats, err := ix.corpusStats(conn, "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, _, err := ix.longStats(conn, "t", []string{"refund"}, stats)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ts["refund"].df
+		}
+		put(1, 40)
+		if got := df(); got != 40 {
+			t.Fatalf("df %d, want 40", got)
+		}
+		put(41, 50)
+		time.Sleep(4 * ix.statsTTL) // stale, still usable
+		if got := df(); got != 40 {
+			t.Fatalf("df %d within the stale window: want the estimate made before, 40", got)
+		}
+		time.Sleep(staleFactor*ix.statsTTL + 50*time.Millisecond)
+		if got := df(); got != 50 {
+			t.Fatalf("df %d past the stale window: want a new estimate, 50", got)
 		}
 	})
 }

@@ -400,8 +400,11 @@ const dfSample = 64
 // and one statement for all. Fewer postings than that are the exact count;
 // otherwise the share of the doc_id range they span gives the frequency
 // within about 1/sqrt(dfSample) (12 %), which moves the term's IDF by
-// about 0.12. Estimates are cached for statsTTL. exact says whether every
-// figure is exact (cached statistics or a complete count).
+// about 0.12. Estimates are served, like cached statistics, up to
+// staleFactor x statsTTL old (an hour), then made again: otherwise a
+// paragraph's 30-90 words are estimated again whenever searches using them
+// come more than statsTTL apart. exact says whether every figure is exact
+// (cached statistics or a complete count).
 func (ix *Index) longStats(db *gorm.DB, docType string, terms []string, c corpusStats) (map[string]termStat, bool, error) {
 	out := make(map[string]termStat, len(terms))
 	exact := true
@@ -416,7 +419,7 @@ func (ix *Index) longStats(db *gorm.DB, docType string, terms []string, c corpus
 			}
 		}
 		if e, ok := ix.est[k]; ok {
-			if fresh, _ := ix.age(e.at); fresh {
+			if _, usable := ix.age(e.at); usable {
 				out[t] = termStat{df: e.df}
 				exact = exact && e.exact
 				continue
