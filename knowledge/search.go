@@ -319,20 +319,16 @@ func (s *Service) revisionsOf(ctx context.Context, db *gorm.DB, rows []articleRo
 	var meta, whole []int64
 	for _, r := range rows {
 		cur, pub := r.CurrentRevisionID, r.PublishedRevisionID
-		switch {
-		case !staff:
-			if pub != nil {
-				whole = append(whole, *pub)
-			}
-		default:
-			if cur != nil {
-				meta = append(meta, *cur)
-			}
-			if pub != nil && withBody && (cur == nil || *pub != *cur) {
-				whole = append(whole, *pub)
-			} else if pub != nil {
-				meta = append(meta, *pub)
-			}
+		if staff && cur != nil {
+			meta = append(meta, *cur)
+		}
+		if pub == nil {
+			continue
+		}
+		if !staff || (withBody && (cur == nil || *pub != *cur)) {
+			whole = append(whole, *pub)
+		} else {
+			meta = append(meta, *pub)
 		}
 	}
 	revs := map[int64]revisionRow{}

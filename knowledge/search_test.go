@@ -168,14 +168,16 @@ func TestSearchDuringReview(t *testing.T) {
 			t.Fatalf("agent hit author %d, revision %d, published %v; want author %d, revision %d, published %d",
 				ap.AuthorID, ap.Revision, ap.PublishedRevision, e.agent2.ID, pubRev+1, pubRev)
 		}
-		if p, err := e.kb.List(ctx, e.agent, knowledge.Filter{}, "", 50); err != nil {
+		p, err := e.kb.List(ctx, e.agent, knowledge.Filter{}, "", 50)
+		if err != nil {
 			t.Fatal(err)
-		} else {
-			for _, h := range p.Items {
-				if h.ID == c.pin.ID && (h.AuthorID != e.agent2.ID || h.PublishedRevision == nil || *h.PublishedRevision != pubRev) {
-					t.Fatalf("staff list item author %d, published %v", h.AuthorID, h.PublishedRevision)
-				}
-			}
+		}
+		i := slices.IndexFunc(p.Items, func(h knowledge.Hit) bool { return h.ID == c.pin.ID })
+		if i < 0 {
+			t.Fatalf("staff list misses article %d: %v", c.pin.ID, ids(p))
+		}
+		if h := p.Items[i]; h.AuthorID != e.agent2.ID || h.PublishedRevision == nil || *h.PublishedRevision != pubRev {
+			t.Fatalf("staff list item author %d, published %v", h.AuthorID, h.PublishedRevision)
 		}
 		if p := e.search(e.customer, "passcode"); len(p.Items) != 0 {
 			t.Fatalf("customer finds draft words: %v", ids(p))
