@@ -11,7 +11,7 @@ import (
 // warnSmallPool logs a warning at start when MySQL/MariaDB's buffer pool is
 // smaller than the search and article tables. Search then reads index pages
 // from disk on most queries (MariaDB reads pool misses with O_DIRECT): at
-// 100k articles a pasted paragraph takes about 4x longer at p99 on the
+// 100k articles a pasted paragraph takes 3-4x longer at p99 on the
 // default 128 MB pool than on a pool that holds the tables
 // (docs/BENCHMARKS.md). A warning, not a refusal: small installations fit.
 func warnSmallPool(ctx context.Context, db *database.DB, log *slog.Logger) {
